@@ -1,0 +1,5 @@
+import sys
+
+from cleann.cli import main
+
+sys.exit(main())
