@@ -1,0 +1,104 @@
+"""PDS tree against every golden explain entry, and legal subsets against brute force."""
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleann.causal.golden import golden_pag, load_cases
+from cleann.causal.pag import PAG
+from cleann.causal.pds_tree import build_pds_tree
+from conftest import GOLDEN_DIR
+
+ENTRIES = [
+    pytest.param(case, entry, id=f"{case['id']}-{k}")
+    for case in load_cases(GOLDEN_DIR)
+    for k, entry in enumerate(case["explain"])
+]
+
+
+@pytest.mark.parametrize(("case", "entry"), ENTRIES)
+def test_tree_matches_golden(case, entry):
+    pag = golden_pag(case, ascending=False)
+    depth = entry["max_range"] if entry["max_range"] is not None else len(case["nodes"]) - 1
+    tree = build_pds_tree(pag, entry["target"], depth)
+    assert tree.rows == entry["pds_tree"]
+    assert list(tree.candidates) == entry["full_explanation_set"]
+    assert tree.max_depth_count == entry["max_pds_tree_depth"]
+
+
+def brute_legal(rows, subset) -> bool:
+    """FORMAT §8.2 read literally: each member has an occurrence whose non-root
+    ancestors all lie in the subset."""
+    members = set(subset)
+
+    def chain_ok(r: int) -> bool:
+        parent = rows[r][2]
+        while parent > 0:
+            if rows[parent][0] not in members:
+                return False
+            parent = rows[parent][2]
+        return True
+
+    return all(any(row[0] == v and chain_ok(r) for r, row in enumerate(rows) if r > 0) for v in members)
+
+
+@st.composite
+def random_pags(draw):
+    n = draw(st.integers(2, 9))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    rows = []
+    density = draw(st.floats(0.2, 0.9))
+    for i, j in combinations(range(n), 2):
+        if rng.random() < density:
+            mi, mj = rng.choice(["o", ">", "-"], size=2)
+            rows.append((i, j, str(mi), str(mj)))
+    return PAG.from_rows(range(n), rows), draw(st.integers(0, n - 1)), draw(st.integers(0, n))
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_pags())
+def test_legal_subsets_equal_brute_force(args):
+    pag, root, depth = args
+    tree = build_pds_tree(pag, root, depth)
+    depths = tree.min_depth
+    for k in range(1, len(tree.candidates) + 1):
+        expected = [c for c in combinations(tree.candidates, k) if brute_legal(tree.rows, c)]
+        expected = sorted(((c, sum(depths[v] for v in c)) for c in expected), key=lambda x: x[1])  # stable
+        assert tree.legal_subsets(k) == expected
+        exclude = tree.candidates[:1]
+        assert tree.legal_subsets(k, exclude=exclude) == [e for e in expected if exclude[0] not in e[0]]
+
+
+@settings(max_examples=50, deadline=None)
+@given(random_pags())
+def test_tree_invariants(args):
+    pag, root, depth = args
+    tree = build_pds_tree(pag, root, depth)
+    assert tree.rows[0] == [root, 0, -1]
+    assert set(tree.candidates) <= set(pag.nodes) - {root}
+    assert [c for c, _ in tree.legal_subsets(1)] == [(v,) for v in pag.neighbors(root).tolist()]
+    # every tree edge is a PAG edge and each skeleton edge is used at most once
+    used = [frozenset((row[0], tree.rows[row[2]][0])) for row in tree.rows[1:]]
+    assert len(used) == len(set(used))
+    assert all(pag.adjacent(*e) for e in map(tuple, used))
+    # depth limit 0 behaves as 1
+    if depth == 0:
+        assert tree.rows == build_pds_tree(pag, root, 1).rows
+
+
+def test_isolated_root_and_marks_used():
+    pag = PAG.from_rows(range(4), [(0, 1, "o", ">"), (1, 2, ">", "o"), (2, 3, "-", ">")])
+    tree = build_pds_tree(pag, 0, 3)
+    # 0 *-> 1 <-* 2 is a collider at 1, so 2 is reached; 1 *-o 2 is not an arrow at 2, so 3 is not
+    assert tree.rows == [[0, 0, -1], [1, 1, 0], [2, 2, 1]]
+    assert tree.max_depth_count == 3
+    assert build_pds_tree(pag, 3, 3).rows == [[3, 0, -1], [2, 1, 0]]
+    lonely = PAG.from_rows(range(3), [(1, 2, "o", "o")])
+    tree = build_pds_tree(lonely, 0, 5)
+    assert tree.rows == [[0, 0, -1]] and tree.candidates == () and tree.max_depth_count == 1
+    assert tree.legal_subsets(1) == []
