@@ -1,0 +1,147 @@
+"""Rows of one batch, typed the same way whether a batch has many rows or none.
+
+Why explicit Arrow schemas: an empty pandas column has no type, and a staged file must
+load into the DuckDB tables the same way every time.
+
+Conventions: positions are token positions of the model input (for MovieLens, positions
+in history + appended predicted item); ``head = -1`` is the head-averaged attention;
+``size`` counts graph nodes (words when words are merged); graph edges name a node by
+its first token position. ``is_best`` marks the per-sample best explanation across heads:
+smallest size, then smallest distance sum, then lowest head, then rank.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+EXPLAINER = "cleann"
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "samples": pa.schema([
+        ("run_id", pa.string()), ("sample_id", pa.string()), ("label", pa.int64()), ("pred", pa.int64()),
+        ("prob", pa.float64()), ("n_tokens", pa.int32()), ("status", pa.string()), ("error", pa.string()),
+        ("seconds", pa.float64()), ("probs", pa.list_(pa.float64())), ("truncated", pa.bool_()),
+        ("infer_s", pa.float64()), ("explain_s", pa.float64()), ("tester_s", pa.float64()),
+        ("forward_passes", pa.int64()), ("best_head", pa.int32()), ("best_size", pa.int32()),
+        ("batch_id", pa.string()),
+    ]),
+    "tokens": pa.schema([
+        ("run_id", pa.string()), ("sample_id", pa.string()), ("pos", pa.int32()), ("token_id", pa.int64()),
+        ("token", pa.string()), ("word_idx", pa.int32()), ("is_special", pa.bool_()),
+    ]),
+    "graph_edges": pa.schema([
+        ("run_id", pa.string()), ("sample_id", pa.string()), ("head", pa.int32()), ("src", pa.int32()),
+        ("dst", pa.int32()), ("mark_src", pa.string()), ("mark_dst", pa.string()),
+    ]),
+    "explanations": pa.schema([
+        ("run_id", pa.string()), ("sample_id", pa.string()), ("head", pa.int32()), ("explainer", pa.string()),
+        ("rank", pa.int32()), ("positions", pa.list_(pa.int32())), ("size", pa.int32()),
+        ("tester_calls", pa.int64()), ("flipped_to", pa.int64()), ("replacement_rank", pa.int32()),
+        ("dist_sum", pa.int64()), ("is_best", pa.bool_()),
+    ]),
+    "explain_heads": pa.schema([
+        ("run_id", pa.string()), ("sample_id", pa.string()), ("head", pa.int32()), ("n_nodes", pa.int32()),
+        ("n_edges", pa.int32()), ("n_candidates", pa.int32()), ("tester_calls", pa.int64()),
+        ("n_explanations", pa.int32()), ("min_size", pa.int32()), ("explain_s", pa.float64()),
+        ("tester_s", pa.float64()),
+    ]),
+}
+
+
+@dataclass
+class HeadOutcome:
+    """One head's graph and explanation sets: (rank, positions, size, dist_sum, flipped_to, rep_rank)."""
+
+    head: int
+    n_nodes: int
+    edges: list[tuple[int, int, str, str]]
+    sets: list[tuple[int, tuple[int, ...], int, int, int | None, int | None]]
+    n_candidates: int
+    tester_calls: int
+    explain_s: float
+    tester_s: float
+
+
+@dataclass
+class BatchRows:
+    run_id: str
+    batch_id: str
+    _rows: dict[str, list[dict]] = field(default_factory=lambda: {name: [] for name in SCHEMAS})
+
+    def _sample(self, sid: str, label, status: str, error: str | None, view=None, **extra) -> dict:
+        probs = None if view is None or view.probs is None else [float(p) for p in view.probs]
+        row = {
+            "run_id": self.run_id, "sample_id": sid, "label": _int_or_none(label), "status": status,
+            "error": error, "batch_id": self.batch_id,
+            "pred": None if view is None else int(view.pred),
+            "prob": None if probs is None else probs[int(view.pred)],
+            "probs": probs, "n_tokens": None if view is None else int(len(view.token_ids)),
+            "truncated": None if view is None else bool(view.truncated),
+        }
+        row.update(extra)
+        return row
+
+    def add_failed(self, sid: str, label, exc: BaseException, view=None, infer_s: float | None = None) -> None:
+        reason = f"{type(exc).__name__}: {exc}".strip()
+        self._rows["samples"].append(self._sample(sid, label, "failed", reason[:500], view, infer_s=infer_s))
+
+    def add_done(self, sid: str, label, view, outcomes: list[HeadOutcome], infer_s: float, passes) -> None:
+        self._add_tokens(sid, view)
+        best = _best(outcomes)
+        for o in outcomes:
+            self._rows["explain_heads"].append({
+                "run_id": self.run_id, "sample_id": sid, "head": o.head, "n_nodes": o.n_nodes,
+                "n_edges": len(o.edges), "n_candidates": o.n_candidates, "tester_calls": o.tester_calls,
+                "n_explanations": len(o.sets), "min_size": min((s[2] for s in o.sets), default=None),
+                "explain_s": o.explain_s, "tester_s": o.tester_s,
+            })
+            self._rows["graph_edges"].extend(
+                {"run_id": self.run_id, "sample_id": sid, "head": o.head, "src": i, "dst": j,
+                 "mark_src": mi, "mark_dst": mj} for i, j, mi, mj in o.edges
+            )
+            for rank, positions, size, dist, flipped, rep_rank in o.sets:
+                self._rows["explanations"].append({
+                    "run_id": self.run_id, "sample_id": sid, "head": o.head, "explainer": EXPLAINER,
+                    "rank": rank, "positions": list(positions), "size": size, "tester_calls": o.tester_calls,
+                    "flipped_to": flipped, "replacement_rank": rep_rank, "dist_sum": dist,
+                    "is_best": best == (o.head, rank),
+                })
+        explain_s = sum(o.explain_s for o in outcomes)
+        tester_s = sum(o.tester_s for o in outcomes)
+        best_size = None if best is None else next(s[2] for o in outcomes if o.head == best[0] for s in o.sets if s[0] == best[1])
+        self._rows["samples"].append(self._sample(
+            sid, label, "done", None, view, infer_s=infer_s, explain_s=explain_s, tester_s=tester_s,
+            seconds=infer_s + explain_s + tester_s, forward_passes=_int_or_none(passes),
+            best_head=None if best is None else best[0], best_size=best_size,
+        ))
+
+    def _add_tokens(self, sid: str, view) -> None:
+        n = len(view.token_ids)
+        word_idx = view.word_ids if view.word_ids is not None else list(range(n))
+        self._rows["tokens"].extend(
+            {"run_id": self.run_id, "sample_id": sid, "pos": p, "token_id": int(view.token_ids[p]),
+             "token": view.tokens[p], "word_idx": word_idx[p], "is_special": bool(view.special[p])}
+            for p in range(n)
+        )
+
+    def frames(self) -> dict[str, pa.Table]:
+        return {name: pa.Table.from_pylist(rows, schema=SCHEMAS[name]) for name, rows in self._rows.items()}
+
+
+def _best(outcomes: list[HeadOutcome]) -> tuple[int, int] | None:
+    """(head, rank) of the best set: smallest size, then dist sum, then head, then rank."""
+    keyed = [((size, dist, o.head, rank), (o.head, rank)) for o in outcomes for rank, _, size, dist, _, _ in o.sets]
+    return min(keyed)[1] if keyed else None
+
+
+def _int_or_none(value) -> int | None:
+    if value is None:
+        return None
+    try:
+        if np.isnan(value):
+            return None
+    except TypeError:
+        pass
+    return int(value)

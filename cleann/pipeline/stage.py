@@ -1,0 +1,181 @@
+"""The worker's job for one batch: infer, learn a graph and search per sample x head, stage rows.
+
+Why here and not in the flow: this is plain Python (testable without Prefect) and it
+touches only the staging folder, never the database. A sample that fails for a
+permanent reason becomes a ``status='failed'`` row with its reason; transient errors
+(I/O, memory) propagate so the orchestrator retries the whole batch, which is safe
+because the batch's staged files have deterministic names.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cleann.errors import BadInputError
+from cleann.pipeline.backends import SampleView, get_backend
+from cleann.pipeline.nodes import plan_nodes, head_matrices
+from cleann.pipeline.params import ExplainParams
+from cleann.pipeline.rows import BatchRows, HeadOutcome
+from cleann.pipeline.staging import Staging
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, TimeoutError, ConnectionError)
+Explainer = Callable[..., Any]
+
+
+def default_explainer() -> Explainer:
+    from cleann.causal.explain import explain_attention
+
+    return explain_attention
+
+
+class TimedTester:
+    """Wraps the model's batched tester: node sets -> token positions, and times the calls."""
+
+    def __init__(self, tester: Callable, to_positions: Callable[[tuple[int, ...]], tuple[int, ...]]):
+        self.tester = tester
+        self.to_positions = to_positions
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __call__(self, candidates: list[tuple[int, ...]]) -> list[bool]:
+        t0 = time.perf_counter()
+        verdicts = list(self.tester([self.to_positions(c) for c in candidates]))
+        self.seconds += time.perf_counter() - t0
+        self.calls += len(candidates)
+        return verdicts
+
+
+def accepted_detail(tester: Any, positions: tuple[int, ...]) -> tuple[int | None, int | None]:
+    """(flipped_to, replacement_rank) the model tester recorded for an accepted set."""
+    details = getattr(tester, "details", None)
+    if not details:
+        return None, None
+    d = details.get(tuple(positions)) if isinstance(details, dict) else None
+    if d is None:
+        return None, None
+    get = d.get if isinstance(d, dict) else (lambda k, _d=d: getattr(_d, k, None))
+    flipped = get("new_class")
+    if flipped is None:
+        flipped = get("new_top1")
+    if flipped is None:
+        flipped = get("flipped_to")
+    rank = get("rank")
+    if rank is None:
+        rank = get("replacement_rank")
+    return (None if flipped is None else int(flipped)), (None if rank is None else int(rank))
+
+
+def explain_view(
+    view: SampleView,
+    tester: Callable,
+    params: ExplainParams,
+    num_samples: int,
+    explainer: Explainer,
+) -> list[HeadOutcome]:
+    """All requested heads of one sample."""
+    outcomes = []
+    for head, matrix in head_matrices(view.attention, params.heads):
+        plan = plan_nodes(matrix, view.target, params.nodes, view.word_ids)
+        timed = TimedTester(tester, plan.to_positions)
+        t0 = time.perf_counter()
+        exp = explainer(
+            plan.attention, plan.target, timed, nodes=plan.nodes, num_samples=num_samples,
+            alpha=params.alpha, learner=params.learner, legacy_negative_pcorr=params.legacy_negative_pcorr,
+            max_set_size=params.max_set_size, max_range=params.max_range, max_cond_size=params.max_cond_size,
+        )
+        total = time.perf_counter() - t0
+        sets = []
+        for rank, (node_set, dist) in enumerate(exp.results, start=1):
+            positions = plan.to_positions(node_set)
+            flipped, rep_rank = accepted_detail(tester, positions)
+            sets.append((rank, positions, len(node_set), int(dist), flipped, rep_rank))
+        edges = [(plan.representative(i), plan.representative(j), mi, mj) for i, j, mi, mj in exp.pag.edges()]
+        outcomes.append(HeadOutcome(
+            head=head, n_nodes=len(plan.nodes) if plan.nodes is not None else plan.attention.shape[0],
+            edges=edges, sets=sets, n_candidates=len(getattr(exp, "candidates", ()) or ()),
+            tester_calls=int(getattr(exp, "tester_calls", timed.calls)),
+            explain_s=max(0.0, total - timed.seconds), tester_s=timed.seconds,
+        ))
+    return outcomes
+
+
+def _validate(kind: str, item: Any) -> None:
+    if kind == "imdb":
+        if item is None or not str(item).strip():
+            raise BadInputError("empty text")
+    elif item is None or len(item) == 0:
+        raise BadInputError("empty history")
+
+
+def _infer_isolating(backend, inputs: list[Any], ids: list[str], batch_size: int, max_length: int):
+    """Batched inference; if the batch fails, per sample, so one bad input fails alone."""
+    try:
+        return dict(zip(ids, backend.infer(inputs, batch_size, max_length))), {}
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception:
+        views, errors = {}, {}
+        for sid, item in zip(ids, inputs):
+            try:
+                views[sid] = backend.infer([item], 1, max_length)[0]
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded as the sample's failure
+                errors[sid] = exc
+        return views, errors
+
+
+def process_batch(
+    staging: Staging,
+    batch_id: str,
+    params: ExplainParams,
+    model_path: str,
+    *,
+    infer_batch_size: int = 16,
+    explainer: Explainer | None = None,
+    backend: Any | None = None,
+) -> str:
+    """Run one staged input batch end to end; returns the staged manifest path."""
+    explainer = explainer or default_explainer()
+    frame = staging.read_input(batch_id)
+    backend = backend or get_backend(params.corpus_kind, model_path)
+    num_samples = params.num_samples or backend.hidden_size
+    column = "text" if params.corpus_kind == "imdb" else "history"
+    ids = [str(s) for s in frame["sample_id"]]
+    labels = dict(zip(ids, frame["label"]))
+    rows = BatchRows(staging.run_id, batch_id)
+
+    errors: dict[str, Exception] = {}
+    valid_ids, valid_inputs = [], []
+    for sid, item in zip(ids, frame[column]):
+        try:
+            _validate(params.corpus_kind, item)
+            valid_ids.append(sid)
+            valid_inputs.append(list(item) if column == "history" else str(item))
+        except BadInputError as exc:
+            errors[sid] = exc
+
+    t0 = time.perf_counter()
+    views, infer_errors = _infer_isolating(backend, valid_inputs, valid_ids, infer_batch_size, params.max_length)
+    errors.update(infer_errors)
+    infer_s = (time.perf_counter() - t0) / max(1, len(valid_ids))
+
+    for sid in ids:
+        if sid in errors:
+            rows.add_failed(sid, labels[sid], errors[sid])
+            continue
+        view = views[sid]
+        try:
+            tester = backend.tester(view, params.removal)
+            outcomes = explain_view(view, tester, params, num_samples, explainer)
+            passes = getattr(tester, "forward_passes", None)
+            rows.add_done(sid, labels[sid], view, outcomes, infer_s, passes)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a permanent per-sample failure
+            rows.add_failed(sid, labels[sid], exc, view=view, infer_s=infer_s)
+    return staging.write_batch(batch_id, rows.frames(), ids)
