@@ -233,9 +233,14 @@ def _extract(artifact: Artifact, archive: Path, target: Path) -> None:
                   "filename": artifact.filename, "sha256": artifact.sha256,
                   "files": sorted(written)}
         (staging / MARKER_NAME).write_text(json.dumps(marker, indent=1))
+        staging.chmod(0o755)
         if target.exists():
             shutil.rmtree(target)
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not _cache_is_valid(target, artifact):  # else a concurrent fetch won
+                raise
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
