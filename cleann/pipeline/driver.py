@@ -95,7 +95,7 @@ class RunSummary:
     def lines(self) -> list[str]:
         return [
             f"run {self.run_id}: {self.status}",
-            f"  samples in run: {self.done} done, {self.failed} failed; processed now: {self.processed_now}"
+            f"  samples in run: {self.done} ok, {self.failed} failed; processed now: {self.processed_now}"
             f" in {self.seconds:.1f} s ({self.samples_per_s:.2f} samples/s)",
         ] + ([f"  {self.failed_batches} batch(es) could not be processed; re-run to resume"]
              if self.failed_batches else [])
@@ -105,9 +105,9 @@ def finish(plan: RunPlan, started: float, failed_batches: int = 0) -> RunSummary
     """Load anything still staged, set the run status, count rows."""
     load_ready(plan.db_path, plan.staging)
     with open_db(plan.db_path) as con:
-        status = finish_run(con, plan.run_id, incomplete=failed_batches > 0)
+        status = finish_run(con, plan.run_id, incomplete=failed_batches)
         done, failed = con.execute(
-            "SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'failed') "
+            "SELECT count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status = 'failed') "
             "FROM samples WHERE run_id = ?", [plan.run_id]).fetchall()[0]
     seconds = time.perf_counter() - started
     processed = plan.n_pending

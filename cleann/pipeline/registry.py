@@ -2,8 +2,9 @@
 
 Why: every stored row carries `run_id`; the `runs` row says what produced it
 (parameters, model path + sha256, code version) and how far it got (status, times).
-Status values: ``running``, ``done``, ``done_with_failures``, ``incomplete`` (some
-batches could not be processed; re-run to resume).
+Status values (schema v1): ``running``; ``completed`` (every selected sample ok);
+``partial`` (some samples failed, or some batches could not be processed: `error` says
+which; `cleann retry` / a re-run finishes them).
 """
 from __future__ import annotations
 
@@ -34,13 +35,14 @@ def register_run(
     exists = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]
     if exists:
         con.execute(
-            "UPDATE runs SET status = 'running', finished_at = NULL, code_version = ?, "
+            "UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, code_version = ?, "
             "flow_run_id = coalesce(?, flow_run_id) WHERE run_id = ?",
             [code_version(), flow_run_id, run_id],
         )
         return False
     row = pd.DataFrame([{
         "run_id": run_id, "flow_run_id": flow_run_id,
+        "kind": "sentiment" if params.corpus_kind == "imdb" else "rec",
         "corpus": f"{params.corpus_kind}:{params.corpus_name}:{params.split}",
         "model": str(model_path), "model_sha256": model_sha, "params": params.to_json(),
         "code_version": code_version(), "started_at": _now(), "finished_at": None, "status": "running",
@@ -49,13 +51,19 @@ def register_run(
     return True
 
 
-def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, incomplete: bool = False) -> str:
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, incomplete: int = 0) -> str:
     """Set the final status from the samples table; returns it."""
     failed = con.execute(
         "SELECT count(*) FROM samples WHERE run_id = ? AND status = 'failed'", [run_id]
     ).fetchall()[0][0]
-    status = "incomplete" if incomplete else ("done_with_failures" if failed else "done")
-    con.execute("UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?", [status, _now(), run_id])
+    problems = []
+    if failed:
+        problems.append(f"{failed} sample(s) failed")
+    if incomplete:
+        problems.append(f"{incomplete} batch(es) not processed")
+    status = "partial" if problems else "completed"
+    con.execute("UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE run_id = ?",
+                [status, _now(), "; ".join(problems) or None, run_id])
     return status
 
 

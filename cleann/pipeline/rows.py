@@ -6,25 +6,28 @@ load into the DuckDB tables the same way every time.
 Conventions: positions are token positions of the model input (for MovieLens, positions
 in history + appended predicted item); ``head = -1`` is the head-averaged attention;
 ``size`` counts graph nodes (words when words are merged); graph edges name a node by
-its first token position. ``is_best`` marks the per-sample best explanation across heads:
-smallest size, then smallest distance sum, then lowest head, then rank.
+its first token position. Explanation ranks: ``rank >= 1`` are a head's accepted sets in
+search order; ``rank = 0`` is one extra row per sample, a copy of the per-sample best set
+across heads (smallest size, then smallest distance sum, then lowest head, then rank),
+stored under the head it came from.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
 EXPLAINER = "cleann"
+STATUS_OK, STATUS_FAILED = "ok", "failed"
 
 SCHEMAS: dict[str, pa.Schema] = {
     "samples": pa.schema([
         ("run_id", pa.string()), ("sample_id", pa.string()), ("label", pa.int64()), ("pred", pa.int64()),
         ("prob", pa.float64()), ("n_tokens", pa.int32()), ("status", pa.string()), ("error", pa.string()),
-        ("seconds", pa.float64()), ("probs", pa.list_(pa.float64())), ("truncated", pa.bool_()),
-        ("infer_s", pa.float64()), ("explain_s", pa.float64()), ("tester_s", pa.float64()),
-        ("forward_passes", pa.int64()), ("best_head", pa.int32()), ("best_size", pa.int32()),
+        ("seconds", pa.float64()), ("stage_seconds", pa.string()), ("probs", pa.list_(pa.float64())),
+        ("truncated", pa.bool_()), ("forward_passes", pa.int64()), ("best_head", pa.int32()), ("best_size", pa.int32()),
         ("batch_id", pa.string()),
     ]),
     "tokens": pa.schema([
@@ -38,13 +41,13 @@ SCHEMAS: dict[str, pa.Schema] = {
     "explanations": pa.schema([
         ("run_id", pa.string()), ("sample_id", pa.string()), ("head", pa.int32()), ("explainer", pa.string()),
         ("rank", pa.int32()), ("positions", pa.list_(pa.int32())), ("size", pa.int32()),
-        ("tester_calls", pa.int64()), ("flipped_to", pa.int64()), ("replacement_rank", pa.int32()),
-        ("dist_sum", pa.int64()), ("is_best", pa.bool_()),
+        ("dist_sum", pa.float64()), ("tester_calls", pa.int32()), ("flipped", pa.bool_()),
+        ("flipped_to", pa.int64()), ("replacement_rank", pa.int32()),
     ]),
     "explain_heads": pa.schema([
         ("run_id", pa.string()), ("sample_id", pa.string()), ("head", pa.int32()), ("n_nodes", pa.int32()),
         ("n_edges", pa.int32()), ("n_candidates", pa.int32()), ("tester_calls", pa.int64()),
-        ("n_explanations", pa.int32()), ("min_size", pa.int32()), ("explain_s", pa.float64()),
+        ("n_explanations", pa.int32()), ("min_size", pa.int32()), ("graph_search_s", pa.float64()),
         ("tester_s", pa.float64()),
     ]),
 }
@@ -85,7 +88,8 @@ class BatchRows:
 
     def add_failed(self, sid: str, label, exc: BaseException, view=None, infer_s: float | None = None) -> None:
         reason = f"{type(exc).__name__}: {exc}".strip()
-        self._rows["samples"].append(self._sample(sid, label, "failed", reason[:500], view, infer_s=infer_s))
+        stages = None if infer_s is None else json.dumps({"infer": infer_s})
+        self._rows["samples"].append(self._sample(sid, label, STATUS_FAILED, reason[:500], view, stage_seconds=stages))
 
     def add_done(self, sid: str, label, view, outcomes: list[HeadOutcome], infer_s: float, passes) -> None:
         self._add_tokens(sid, view)
@@ -95,24 +99,27 @@ class BatchRows:
                 "run_id": self.run_id, "sample_id": sid, "head": o.head, "n_nodes": o.n_nodes,
                 "n_edges": len(o.edges), "n_candidates": o.n_candidates, "tester_calls": o.tester_calls,
                 "n_explanations": len(o.sets), "min_size": min((s[2] for s in o.sets), default=None),
-                "explain_s": o.explain_s, "tester_s": o.tester_s,
+                "graph_search_s": o.explain_s, "tester_s": o.tester_s,
             })
             self._rows["graph_edges"].extend(
                 {"run_id": self.run_id, "sample_id": sid, "head": o.head, "src": i, "dst": j,
                  "mark_src": mi, "mark_dst": mj} for i, j, mi, mj in o.edges
             )
             for rank, positions, size, dist, flipped, rep_rank in o.sets:
-                self._rows["explanations"].append({
+                row = {
                     "run_id": self.run_id, "sample_id": sid, "head": o.head, "explainer": EXPLAINER,
                     "rank": rank, "positions": list(positions), "size": size, "tester_calls": o.tester_calls,
-                    "flipped_to": flipped, "replacement_rank": rep_rank, "dist_sum": dist,
-                    "is_best": best == (o.head, rank),
-                })
+                    "flipped": True, "flipped_to": flipped, "replacement_rank": rep_rank, "dist_sum": dist,
+                }
+                self._rows["explanations"].append(row)
+                if best == (o.head, rank):
+                    self._rows["explanations"].append({**row, "rank": 0})
         explain_s = sum(o.explain_s for o in outcomes)
         tester_s = sum(o.tester_s for o in outcomes)
         best_size = None if best is None else next(s[2] for o in outcomes if o.head == best[0] for s in o.sets if s[0] == best[1])
+        stages = {"infer": infer_s, "graph_search": explain_s, "tester": tester_s}
         self._rows["samples"].append(self._sample(
-            sid, label, "done", None, view, infer_s=infer_s, explain_s=explain_s, tester_s=tester_s,
+            sid, label, STATUS_OK, None, view, stage_seconds=json.dumps(stages),
             seconds=infer_s + explain_s + tester_s, forward_passes=_int_or_none(passes),
             best_head=None if best is None else best[0], best_size=best_size,
         ))
