@@ -65,8 +65,10 @@ def search_explanations(
 ) -> SearchResult:
     """Explain ``target`` on an already learned PAG (reuse one graph for many targets).
 
-    ``max_range`` None means |nodes| - 1; 0 behaves as 1 (reference semantics).
+    ``pag`` may also be a ``LearnedGraph``. ``max_range`` None means |nodes| - 1; 0
+    behaves as 1 (reference semantics).
     """
+    pag = getattr(pag, "pag", pag)
     if target not in pag.nodes:
         raise BadInputError(f"target {target} is not one of the graph's nodes {list(pag.nodes)}")
     if max_range is not None and max_range < 0:
