@@ -31,7 +31,7 @@ ALL_FILES = "*"  # member spec meaning: every regular file under the prefix fold
 
 
 class RegistryUnreachableError(ArtifactError):
-    """pip could not download the package file (network or registry): worth retrying."""
+    """A package registry or dataset hub could not be reached: transient, worth retrying."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from cleann.errors import BadInputError
+from cleann.sources.artifacts import RegistryUnreachableError
 from cleann.sources.documents import build_documents
 
 HF_IMDB = "stanfordnlp/imdb"
@@ -70,9 +71,11 @@ def _open_hf(name_or_path: str | Path):
         raise
     except FileNotFoundError as exc:
         raise BadInputError(f"{name_or_path}: dataset not found ({exc})") from None
-    except (ConnectionError, OSError) as exc:
-        raise BadInputError(f"{name_or_path}: could not load the dataset (no network or "
-                            f"hub access? {exc})") from None
+    except ConnectionError as exc:
+        raise RegistryUnreachableError(
+            f"{name_or_path}: could not reach the dataset hub ({exc})") from None
+    except OSError as exc:
+        raise BadInputError(f"{name_or_path}: could not load the dataset ({exc})") from None
     if isinstance(loaded, datasets.Dataset):
         loaded = datasets.DatasetDict({"train": loaded})
     version = ",".join(f"{s}:{loaded[s]._fingerprint}" for s in loaded)

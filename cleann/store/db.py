@@ -59,7 +59,7 @@ def migrations() -> list[tuple[int, str, str]]:
 def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return set()
     return {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
@@ -106,6 +106,6 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, df, keys: Sequence[
         if keys:
             match = " AND ".join(f'old."{k}" = new."{k}"' for k in keys)
             sql += f' WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS old WHERE {match})'
-        return int(con.execute(sql).fetchone()[0])
+        return int(con.execute(sql).fetchall()[0][0])
     finally:
         con.unregister(view)

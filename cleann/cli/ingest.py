@@ -1,0 +1,46 @@
+"""`cleann ingest imdb|movielens`: load a corpus into the database through the ingest flow."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cleann.sources.catalog import DATASETS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ingest", help="load a review or MovieLens corpus into the database",
+        description="Ingest a corpus (idempotent: re-ingesting the same data adds nothing). "
+                    "imdb sources: offline (the three pinned review corpora), hf "
+                    "(stanfordnlp/imdb or a saved dataset / Parquet via --path), aclimdb "
+                    "(folder), csv, parquet. movielens sources: offline (pinned ml-100k), "
+                    "ml-1m, ml-100k (zip or folder via --path).")
+    parser.add_argument("dataset", choices=sorted(DATASETS))
+    parser.add_argument("--source", default="offline",
+                        choices=sorted({s for v in DATASETS.values() for s in v}))
+    parser.add_argument("--path", default=None, help="file, folder, zip or hub id of the source")
+    parser.add_argument("--corpus-name", default=None,
+                        help="corpus name in the database (offline: pick one offline corpus)")
+    parser.add_argument("--text-column", default=None, help="csv/parquet text column (default text)")
+    parser.add_argument("--label-column", default=None, help="csv/parquet label column (default label)")
+    parser.add_argument("--db", default=None, help="database file (default ./cleann.duckdb or $CLEANN_DB)")
+    parser.set_defaults(handler=run)
+
+
+def print_results(results: list[dict]) -> None:
+    from cleann.store.ingest import IngestResult
+
+    for result in results:
+        print(IngestResult(**result).summary())
+
+
+def run(args: argparse.Namespace) -> int:
+    from cleann.flows.ingest import ingest
+
+    print(f"ingesting {args.dataset} from {args.source} (Prefect flow `ingest`; a local "
+          "Prefect API starts first, ~15 s)...", file=sys.stderr, flush=True)
+    results = ingest(args.dataset, args.source, args.path, args.corpus_name,
+                     None if args.db is None else str(args.db),
+                     args.text_column, args.label_column)
+    print_results(results)
+    return 0
