@@ -14,9 +14,9 @@ from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
-from cleann.pipeline.driver import RunPlan, finish, plan_run
+from cleann.pipeline.driver import RunPlan, finish, params_from_kwargs, plan_run
 from cleann.pipeline.loader import load_ready
-from cleann.pipeline.params import ExecParams, ExplainParams
+from cleann.pipeline.report import summary_lines
 from cleann.pipeline.runners import make_task_runner
 from cleann.pipeline.staging import Staging
 from cleann.tasks.explain import explain_batch
@@ -68,18 +68,9 @@ def explain_corpus(
     retry_failed: bool = False,
 ) -> dict:
     """Explain every pending sample of a corpus slice; returns the run summary as a dict."""
-    from cleann.pipeline.defaults import default_corpus_name, default_model_path
-
     started = time.perf_counter()
-    params = ExplainParams(
-        corpus_kind=corpus_kind, corpus_name=corpus_name or default_corpus_name(corpus_kind), split=split,
-        heads=str(heads), nodes=nodes, learner=learner, alpha=alpha, num_samples=num_samples, removal=removal,
-        max_set_size=max_set_size, max_range=max_range, max_cond_size=max_cond_size, max_length=max_length,
-        legacy_negative_pcorr=legacy_negative_pcorr,
-    )
-    exec_params = ExecParams(limit=limit, batch_size=batch_size, runner=runner, dask_address=dask_address,
-                             workers=workers, staging_dir=staging_dir)
-    model_path = model or str(default_model_path(corpus_kind))
+    kwargs = dict(locals())
+    params, exec_params, model_path = params_from_kwargs(kwargs)
     plan: RunPlan = plan_run(params, exec_params, model_path, db, retry_failed=retry_failed,
                              flow_run_id=str(flow_run.get_id() or "") or None)
     failed_batches = 0
@@ -88,5 +79,5 @@ def explain_corpus(
         failed_batches = inner(plan.db_path, plan.staging_root, plan.run_id, plan.batch_ids,
                                plan.params_json, plan.model_path)
     summary = finish(plan, started, failed_batches)
-    get_run_logger().info("%s", " | ".join(summary.lines()))
+    get_run_logger().info("%s", " | ".join(summary_lines(summary.as_dict())))
     return summary.as_dict()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from cleann.errors import CleannError
+from cleann.errors import BadInputError, CleannError
 
 
 class DatabaseBusyError(CleannError):
@@ -40,7 +40,7 @@ def open_db(
         try:
             con = connect(path, read_only=read_only)
             break
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        except (duckdb.IOException, duckdb.ConnectionException, BadInputError) as exc:
             if not _is_lock_error(exc) or time.monotonic() >= deadline:
                 if _is_lock_error(exc):
                     raise DatabaseBusyError(

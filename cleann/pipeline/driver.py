@@ -92,14 +92,6 @@ class RunSummary:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def lines(self) -> list[str]:
-        return [
-            f"run {self.run_id}: {self.status}",
-            f"  samples in run: {self.done} ok, {self.failed} failed; processed now: {self.processed_now}"
-            f" in {self.seconds:.1f} s ({self.samples_per_s:.2f} samples/s)",
-        ] + ([f"  {self.failed_batches} batch(es) could not be processed; re-run to resume"]
-             if self.failed_batches else [])
-
 
 def finish(plan: RunPlan, started: float, failed_batches: int = 0) -> RunSummary:
     """Load anything still staged, set the run status, count rows."""
@@ -134,3 +126,27 @@ def run_local(
         process_batch(plan.staging, batch_id, params, plan.model_path, explainer=explainer)
         load_ready(plan.db_path, plan.staging, on_batch=on_batch)
     return finish(plan, started)
+
+
+def params_from_kwargs(kwargs: dict) -> tuple[ExplainParams, ExecParams, str]:
+    """(params, exec params, model path) from `explain_corpus`-style keyword arguments."""
+    from cleann.pipeline.defaults import default_corpus_name, default_model_path
+
+    kind = kwargs.get("corpus_kind", "imdb")
+    fields = {k: kwargs[k] for k in ("split", "heads", "nodes", "learner", "alpha", "num_samples", "removal",
+                                      "max_set_size", "max_range", "max_cond_size", "max_length",
+                                      "legacy_negative_pcorr") if kwargs.get(k) is not None}
+    params = ExplainParams(corpus_kind=kind, corpus_name=kwargs.get("corpus_name") or default_corpus_name(kind),
+                           **{k: (str(v) if k == "heads" else v) for k, v in fields.items()})
+    exec_params = ExecParams(limit=kwargs.get("limit"), batch_size=kwargs.get("batch_size") or 8,
+                             runner=kwargs.get("runner") or "threads", dask_address=kwargs.get("dask_address"),
+                             workers=kwargs.get("workers"), staging_dir=kwargs.get("staging_dir"))
+    model = kwargs.get("model") or str(default_model_path(kind))
+    return params, exec_params, str(model)
+
+
+def run_from_kwargs(kwargs: dict, on_batch: Callable[[str, int], None] | None = None) -> RunSummary:
+    """`run_local` driven by flow-style keyword arguments (the CLI's --no-prefect path)."""
+    params, exec_params, model = params_from_kwargs(kwargs)
+    return run_local(params, exec_params, model, kwargs.get("db"), retry_failed=bool(kwargs.get("retry_failed")),
+                     on_batch=on_batch)

@@ -48,7 +48,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("run_id", pa.string()), ("sample_id", pa.string()), ("head", pa.int32()), ("n_nodes", pa.int32()),
         ("n_edges", pa.int32()), ("n_candidates", pa.int32()), ("tester_calls", pa.int64()),
         ("n_explanations", pa.int32()), ("min_size", pa.int32()), ("graph_search_s", pa.float64()),
-        ("tester_s", pa.float64()),
+        ("tester_s", pa.float64()), ("top_attended", pa.list_(pa.int32())),
     ]),
 }
 
@@ -65,6 +65,7 @@ class HeadOutcome:
     tester_calls: int
     explain_s: float
     tester_s: float
+    top_attended: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -99,7 +100,7 @@ class BatchRows:
                 "run_id": self.run_id, "sample_id": sid, "head": o.head, "n_nodes": o.n_nodes,
                 "n_edges": len(o.edges), "n_candidates": o.n_candidates, "tester_calls": o.tester_calls,
                 "n_explanations": len(o.sets), "min_size": min((s[2] for s in o.sets), default=None),
-                "graph_search_s": o.explain_s, "tester_s": o.tester_s,
+                "graph_search_s": o.explain_s, "tester_s": o.tester_s, "top_attended": o.top_attended,
             })
             self._rows["graph_edges"].extend(
                 {"run_id": self.run_id, "sample_id": sid, "head": o.head, "src": i, "dst": j,

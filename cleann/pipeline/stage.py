@@ -17,13 +17,14 @@ import pandas as pd
 
 from cleann.errors import BadInputError
 from cleann.pipeline.backends import SampleView, get_backend
-from cleann.pipeline.nodes import plan_nodes, head_matrices
+from cleann.pipeline.nodes import head_matrices, plan_nodes, top_attended
 from cleann.pipeline.params import ExplainParams
 from cleann.pipeline.rows import BatchRows, HeadOutcome
 from cleann.pipeline.staging import Staging
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, TimeoutError, ConnectionError)
 Explainer = Callable[..., Any]
+TOP_ATTENDED = 10  # most-attended positions kept per head (attention itself is not stored)
 
 
 def default_explainer() -> Explainer:
@@ -99,6 +100,7 @@ def explain_view(
             edges=edges, sets=sets, n_candidates=len(getattr(exp, "candidates", ()) or ()),
             tester_calls=int(getattr(exp, "tester_calls", timed.calls)),
             explain_s=max(0.0, total - timed.seconds), tester_s=timed.seconds,
+            top_attended=[int(p) for p in top_attended(matrix, view.target, TOP_ATTENDED)],
         ))
     return outcomes
 

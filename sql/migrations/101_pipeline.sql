@@ -4,7 +4,9 @@
 --          (Per-stage seconds live in samples.stage_seconds JSON:
 --          {"infer": .., "graph_search": .., "tester": ..} seconds per sample.)
 -- explain_heads: one row per sample x head (graph size, search effort, whether any set
---          was found), so per-head statistics include heads that found no explanation.
+--          was found, the most-attended positions), so per-head statistics include heads
+--          that found no explanation and causal tokens can be compared with attention
+--          without storing attention matrices.
 ALTER TABLE samples ADD COLUMN IF NOT EXISTS probs DOUBLE[];
 ALTER TABLE samples ADD COLUMN IF NOT EXISTS forward_passes BIGINT;
 ALTER TABLE samples ADD COLUMN IF NOT EXISTS best_head INTEGER;
@@ -22,5 +24,6 @@ CREATE TABLE IF NOT EXISTS explain_heads (
     min_size        INTEGER,
     graph_search_s  DOUBLE,             -- graph learning + search, tester time excluded
     tester_s        DOUBLE,             -- forward passes inside the search
+    top_attended    INTEGER[],          -- the 10 positions the target attends to most, best first
     PRIMARY KEY (run_id, sample_id, head)
 );

@@ -1,0 +1,23 @@
+"""`cleann explain imdb|movielens ...`: explain a corpus slice into DuckDB, print the run."""
+from __future__ import annotations
+
+import argparse
+
+from cleann.pipeline.cli_args import add_explain_options, flow_kwargs, run_explain
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("explain", help="explain a corpus with CLEANN (Prefect flow explain_corpus)",
+                              description="Explain every pending sample of a corpus slice; re-running the same "
+                                          "parameters resumes the same run.")
+    add_explain_options(p)
+    p.add_argument("--no-prefect", action="store_true", help="run the same steps in this process without Prefect")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from cleann.pipeline.report import print_summary
+
+    summary = run_explain(flow_kwargs(args), use_prefect=not args.no_prefect)
+    print_summary(summary, args.db)
+    return 0

@@ -1,0 +1,124 @@
+"""Named analysis queries (`sql/queries/*.sql`) run read-only against the database.
+
+Why read-only with a short wait: DuckDB lets only one process hold a database file while
+it writes, so `cleann query` opens the file read-only and retries for a few seconds when
+the pipeline's loader holds it (the loader keeps it only for one short transaction per
+batch, so queries see whole batches, never half of one). In turn the loader waits for
+a running query to close the file.
+
+Each file starts with header comments: ``name``, ``description``, ``kind`` (sentiment,
+rec, any: which run ``--run`` defaults to; ``all``: no run), ``params`` (prose) and
+``defaults`` (``key=value, ...``). Parameters are DuckDB named parameters (``$run``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cleann.errors import BadInputError
+from cleann.pipeline.dbopen import open_db
+
+_HEADER = re.compile(r"^--\s*(\w+):\s*(.*)$")
+_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    description: str
+    kind: str
+    params: str
+    sql: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parameters(self) -> list[str]:
+        return sorted(set(_PARAM.findall(self.sql)))
+
+
+def _value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_query(name: str, text: str) -> NamedQuery:
+    header: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _HEADER.match(line.strip())
+        if not m:
+            if line.strip() and not line.strip().startswith("--"):
+                break
+            continue
+        header[m.group(1).lower()] = m.group(2).strip()
+    defaults = {}
+    for item in filter(None, (p.strip() for p in header.get("defaults", "").split(","))):
+        key, _, val = item.partition("=")
+        defaults[key.strip()] = _value(val.strip())
+    return NamedQuery(header.get("name", name), header.get("description", ""), header.get("kind", "any"),
+                      header.get("params", ""), text, defaults)
+
+
+def list_queries() -> dict[str, NamedQuery]:
+    """Every named query shipped in `cleann.sql/queries`, by name."""
+    folder = files("cleann.sql").joinpath("queries")
+    out = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".sql"):
+            q = parse_query(entry.name[:-4], entry.read_text())
+            out[q.name] = q
+    return out
+
+
+def get_query(name: str) -> NamedQuery:
+    queries = list_queries()
+    if name not in queries:
+        raise BadInputError(f"query {name!r} does not exist; `cleann query --list` shows {', '.join(queries)}")
+    return queries[name]
+
+
+def latest_run(con, kind: str) -> str | None:
+    kinds = ("sentiment", "rec") if kind in ("any", "all") else (kind,)
+    rows = con.execute(
+        "SELECT run_id FROM runs WHERE kind IN (SELECT unnest($kinds)) "
+        "ORDER BY started_at DESC NULLS LAST, run_id LIMIT 1", {"kinds": list(kinds)}).fetchall()
+    return rows[0][0] if rows else None
+
+
+def run_query(
+    name: str,
+    db_path: str | Path | None = None,
+    run: str | None = None,
+    params: dict[str, Any] | None = None,
+    wait_s: float = 10.0,
+    con=None,
+) -> pd.DataFrame:
+    """Run a named query; ``run`` defaults to the latest run of the query's kind."""
+    query = get_query(name)
+    values = {**query.defaults, **(params or {})}
+    unknown = set(params or {}) - set(query.parameters)
+    if unknown:
+        raise BadInputError(f"query {name} has no parameter {sorted(unknown)[0]!r}; it takes {query.parameters}")
+
+    def execute(c) -> pd.DataFrame:
+        if "run" in query.parameters:
+            values["run"] = run or latest_run(c, query.kind)
+            if values["run"] is None:
+                raise BadInputError(f"query {name}: no {query.kind} run in the database; pass --run RUN_ID")
+        missing = [p for p in query.parameters if p not in values]
+        if missing:
+            raise BadInputError(f"query {name} needs parameter {missing[0]!r} (--param {missing[0]}=VALUE)")
+        return c.execute(query.sql, {p: values[p] for p in query.parameters}).df()
+
+    if con is not None:
+        return execute(con)
+    with open_db(db_path, read_only=True, wait_s=wait_s) as c:
+        return execute(c)
