@@ -47,7 +47,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "explain_heads": pa.schema([
         ("run_id", pa.string()), ("sample_id", pa.string()), ("head", pa.int32()), ("n_nodes", pa.int32()),
         ("n_edges", pa.int32()), ("n_candidates", pa.int32()), ("tester_calls", pa.int64()),
-        ("n_explanations", pa.int32()), ("min_size", pa.int32()), ("graph_search_s", pa.float64()),
+        ("n_explanations", pa.int32()), ("min_size", pa.int32()), ("graph_s", pa.float64()), ("search_s", pa.float64()),
         ("tester_s", pa.float64()), ("top_attended", pa.list_(pa.int32())),
     ]),
 }
@@ -63,7 +63,8 @@ class HeadOutcome:
     sets: list[tuple[int, tuple[int, ...], int, int, int | None, int | None]]
     n_candidates: int
     tester_calls: int
-    explain_s: float
+    graph_s: float
+    search_s: float
     tester_s: float
     top_attended: list[int] = field(default_factory=list)
 
@@ -100,7 +101,7 @@ class BatchRows:
                 "run_id": self.run_id, "sample_id": sid, "head": o.head, "n_nodes": o.n_nodes,
                 "n_edges": len(o.edges), "n_candidates": o.n_candidates, "tester_calls": o.tester_calls,
                 "n_explanations": len(o.sets), "min_size": min((s[2] for s in o.sets), default=None),
-                "graph_search_s": o.explain_s, "tester_s": o.tester_s, "top_attended": o.top_attended,
+                "graph_s": o.graph_s, "search_s": o.search_s, "tester_s": o.tester_s, "top_attended": o.top_attended,
             })
             self._rows["graph_edges"].extend(
                 {"run_id": self.run_id, "sample_id": sid, "head": o.head, "src": i, "dst": j,
@@ -115,13 +116,14 @@ class BatchRows:
                 self._rows["explanations"].append(row)
                 if best == (o.head, rank):
                     self._rows["explanations"].append({**row, "rank": 0})
-        explain_s = sum(o.explain_s for o in outcomes)
+        graph_s = sum(o.graph_s for o in outcomes)
+        search_s = sum(o.search_s for o in outcomes)
         tester_s = sum(o.tester_s for o in outcomes)
         best_size = None if best is None else next(s[2] for o in outcomes if o.head == best[0] for s in o.sets if s[0] == best[1])
-        stages = {"infer": infer_s, "graph_search": explain_s, "tester": tester_s}
+        stages = {"infer": infer_s, "graph": graph_s, "search": search_s, "tester": tester_s}
         self._rows["samples"].append(self._sample(
             sid, label, STATUS_OK, None, view, stage_seconds=json.dumps(stages),
-            seconds=infer_s + explain_s + tester_s, forward_passes=_int_or_none(passes),
+            seconds=infer_s + graph_s + search_s + tester_s, forward_passes=_int_or_none(passes),
             best_head=None if best is None else best[0], best_size=best_size,
         ))
 

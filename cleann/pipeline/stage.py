@@ -52,21 +52,13 @@ class TimedTester:
 
 def accepted_detail(tester: Any, positions: tuple[int, ...]) -> tuple[int | None, int | None]:
     """(flipped_to, replacement_rank) the model tester recorded for an accepted set."""
-    details = getattr(tester, "details", None)
-    if not details:
+    outcome = (getattr(tester, "accepted", None) or {}).get(tuple(positions))
+    if outcome is None:
         return None, None
-    d = details.get(tuple(positions)) if isinstance(details, dict) else None
-    if d is None:
-        return None, None
-    get = d.get if isinstance(d, dict) else (lambda k, _d=d: getattr(_d, k, None))
-    flipped = get("new_class")
+    flipped = getattr(outcome, "new_class", None)
     if flipped is None:
-        flipped = get("new_top1")
-    if flipped is None:
-        flipped = get("flipped_to")
-    rank = get("rank")
-    if rank is None:
-        rank = get("replacement_rank")
+        flipped = getattr(outcome, "new_top1", None)
+    rank = getattr(outcome, "rank_in_original_topk", None)
     return (None if flipped is None else int(flipped)), (None if rank is None else int(rank))
 
 
@@ -89,6 +81,8 @@ def explain_view(
             max_set_size=params.max_set_size, max_range=params.max_range, max_cond_size=params.max_cond_size,
         )
         total = time.perf_counter() - t0
+        graph_s = float(getattr(exp, "seconds_graph", 0.0))
+        search_s = float(getattr(exp, "seconds_search", total - graph_s))
         sets = []
         for rank, (node_set, dist) in enumerate(exp.results, start=1):
             positions = plan.to_positions(node_set)
@@ -99,7 +93,7 @@ def explain_view(
             head=head, n_nodes=len(plan.nodes) if plan.nodes is not None else plan.attention.shape[0],
             edges=edges, sets=sets, n_candidates=len(getattr(exp, "candidates", ()) or ()),
             tester_calls=int(getattr(exp, "tester_calls", timed.calls)),
-            explain_s=max(0.0, total - timed.seconds), tester_s=timed.seconds,
+            graph_s=graph_s, search_s=max(0.0, search_s - timed.seconds), tester_s=timed.seconds,
             top_attended=[int(p) for p in top_attended(matrix, view.target, TOP_ATTENDED)],
         ))
     return outcomes

@@ -2,7 +2,8 @@
 -- samples: all class probabilities, forward passes spent by the tester, the per-sample
 --          best head and explanation size, the staged batch the row came from.
 --          (Per-stage seconds live in samples.stage_seconds JSON:
---          {"infer": .., "graph_search": .., "tester": ..} seconds per sample.)
+--          {"infer": .., "graph": .., "search": .., "tester": ..} seconds for the sample,
+--          "infer" being its share of the batched forward pass.)
 -- explain_heads: one row per sample x head (graph size, search effort, whether any set
 --          was found, the most-attended positions), so per-head statistics include heads
 --          that found no explanation and causal tokens can be compared with attention
@@ -22,8 +23,9 @@ CREATE TABLE IF NOT EXISTS explain_heads (
     tester_calls    BIGINT,
     n_explanations  INTEGER,            -- 0 = no set changed the output
     min_size        INTEGER,
-    graph_search_s  DOUBLE,             -- graph learning + search, tester time excluded
-    tester_s        DOUBLE,             -- forward passes inside the search
+    graph_s         DOUBLE,             -- graph learning (correlation, CI tests, ICD/FCI)
+    search_s        DOUBLE,             -- PDS-tree search, tester time excluded
+    tester_s        DOUBLE,             -- the tester's forward passes inside the search
     top_attended    INTEGER[],          -- the 10 positions the target attends to most, best first
     PRIMARY KEY (run_id, sample_id, head)
 );
