@@ -128,15 +128,18 @@ def split_fields(
         ok &= parts[list(range(n_fields, parts.shape[1]))].isna().all(axis=1)
     if parts.shape[1] >= n_fields:
         ok &= parts[n_fields - 1].notna()
+    line_numbers = pd.Series(lines.index + 1, index=lines.index)
+    if not ok.any():
+        raise BadInputError(f"{where}: no line has {n_fields} '{sep}'-separated fields "
+                            f"(first line {line_numbers.iloc[0]}: {lines.iloc[0][:80]!r})")
     parts = parts.reindex(columns=range(n_fields))
     for col in numeric:
         parts[col] = pd.to_numeric(parts[col].str.strip(), errors="coerce")
         ok &= parts[col].notna()
-    line_numbers = pd.Series(lines.index + 1, index=lines.index)
-    bad = [f"{where}:{n}" for n in line_numbers[~ok]]
     if not ok.any():
-        raise BadInputError(f"{where}: no line has {n_fields} '{sep}'-separated fields "
+        raise BadInputError(f"{where}: no line has numbers where numbers belong "
                             f"(first line {line_numbers.iloc[0]}: {lines.iloc[0][:80]!r})")
+    bad = [f"{where}:{n}" for n in line_numbers[~ok]]
     frame = parts[ok].copy()
     frame["line"] = line_numbers[ok]
     return frame, bad
