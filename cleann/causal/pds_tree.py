@@ -31,13 +31,13 @@ class PDSTree:
 
     root: int
     rows: list[list[int]]
-    # internal: per occurrence (insertion order) its node, depth, parent occurrence, children
+    # internal, per occurrence in insertion (BFS) order: node, depth, parent occurrence, children
     _node: list[int] = field(repr=False)
     _depth: list[int] = field(repr=False)
+    _parent: list[int] = field(repr=False)
     _children: list[list[int]] = field(repr=False)
     min_depth: dict[int, int] = field(init=False)
     candidates: tuple[int, ...] = field(init=False)
-    _levels: list[list[int]] = field(init=False, repr=False)  # legal bitmask sets per size
 
     def __post_init__(self) -> None:
         self.min_depth = {}
@@ -45,9 +45,12 @@ class PDSTree:
             if depth < self.min_depth.get(node, depth + 1):
                 self.min_depth[node] = depth
         self.candidates = tuple(sorted(self.min_depth))
-        self._levels = [[0]]  # size 0: the empty set (bitmask over candidate positions)
         self._pos = {node: k for k, node in enumerate(self.candidates)}
-        self._occ_bit = [1 << self._pos[n] if i else 0 for i, n in enumerate(self._node)]
+        self._cand = np.array(self.candidates, dtype=np.intp)
+        self._cand_depth = np.array([self.min_depth[n] for n in self.candidates], dtype=np.int64)
+        self._words = max(1, (len(self.candidates) + 63) // 64)
+        # level k: legal sets of size k as packed bit rows (m, words) over candidate positions
+        self._levels: list[np.ndarray] = [np.zeros((1, self._words), dtype="<u8")]
 
     @property
     def max_depth_count(self) -> int:
@@ -55,75 +58,90 @@ class PDSTree:
         return max(self._depth) + 1
 
     # --- legal subsets -----------------------------------------------------------------
-    def _grow(self, members: int) -> int:
-        """Bitmask of candidate positions that can be added to the legal set ``members``.
+    def _members(self, words: np.ndarray) -> np.ndarray:
+        """Packed rows -> boolean membership (m, |F|)."""
+        bits = np.unpackbits(words.view(np.uint8).reshape(len(words), -1), axis=1, bitorder="little")
+        return bits[:, : len(self.candidates)].astype(bool)
 
-        A node can be added iff one of its occurrences hangs off the root or off an
-        occurrence whose whole ancestor chain lies in ``members``.
+    def _grow(self, words: np.ndarray) -> np.ndarray:
+        """All legal sets one larger than the legal sets ``words``, packed and unique.
+
+        A node can be added to a legal set S iff one of its occurrences hangs off the root
+        or off an occurrence whose whole ancestor chain lies in S. Every legal set of size
+        k+1 minus its member reached deepest is legal, so growth reaches all of them.
         """
-        addable = 0
-        stack = list(self._children[0])
-        while stack:
-            occ = stack.pop()
-            bit = self._occ_bit[occ]
-            if members & bit:
-                stack.extend(self._children[occ])
-            else:
-                addable |= bit
-        return addable
+        member = self._members(words)
+        lab = np.array([self._pos[n] for n in self._node[1:]], dtype=np.intp)  # occurrence -> position
+        par = np.array(self._parent[1:], dtype=np.intp)  # parent occurrence (0 = root)
+        depth = np.array(self._depth[1:])
+        reached = np.zeros((len(words), len(self._node)), dtype=bool)
+        reached[:, 0] = True
+        for d in range(1, depth.max() + 1):  # parents are settled one depth earlier
+            occ = np.flatnonzero(depth == d)
+            reached[:, occ + 1] = member[:, lab[occ]] & reached[:, par[occ]]
+        frontier = reached[:, par] & ~member[:, lab]
+        addable = np.zeros_like(member)
+        rank = self._occurrence_rank(lab)
+        for r in range(rank.max() + 1):  # labels are unique within one rank: plain OR-assign
+            occ = np.flatnonzero(rank == r)
+            addable[:, lab[occ]] |= frontier[:, occ]
+        rows, cols = np.nonzero(addable)
+        grown = words[rows]
+        grown[np.arange(len(rows)), cols // 64] |= np.left_shift(np.uint64(1), (cols % 64).astype(np.uint64))
+        if self._words == 1:
+            return np.unique(grown[:, 0])[:, None]
+        return np.unique(grown, axis=0)
 
-    def _level(self, k: int) -> list[int]:
-        """All legal sets of size k as bitmasks (built from size k-1: every legal set of
-        size k+1 minus its deepest-reached member is legal, so growth reaches them all)."""
+    @staticmethod
+    def _occurrence_rank(lab: np.ndarray) -> np.ndarray:
+        """For each occurrence, how many earlier occurrences share its label."""
+        order = np.argsort(lab, kind="stable")
+        sorted_lab = lab[order]
+        first = np.searchsorted(sorted_lab, sorted_lab, side="left")
+        rank = np.empty_like(lab)
+        rank[order] = np.arange(len(lab)) - first
+        return rank
+
+    def _level(self, k: int) -> np.ndarray:
         while len(self._levels) <= k:
             prev = self._levels[-1]
-            nxt: set[int] = set()
-            for members in prev:
-                addable = self._grow(members)
-                while addable:
-                    low = addable & -addable
-                    nxt.add(members | low)
-                    addable ^= low
-            self._levels.append(list(nxt))
-            if not nxt:  # no legal set of this size means none larger either
-                break
-        return self._levels[k] if k < len(self._levels) else []
+            if len(prev) == 0 or len(self._levels) > len(self.candidates):
+                self._levels.append(prev[:0])  # no legal set of this size, so none larger either
+            else:
+                self._levels.append(self._grow(prev))
+        return self._levels[k]
+
+    def legal_subset_arrays(self, k: int, exclude: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """Legal subsets of size k as rows of ascending nodes (m, k) and their dist sums (m,),
+        in the reference order under the ascending contract: (dist_sum, lexicographic).
+        Sets meeting ``exclude`` are dropped."""
+        if k <= 0 or k > len(self.candidates):
+            return np.zeros((0, max(k, 0)), dtype=np.intp), np.zeros(0, dtype=np.int64)
+        member = self._members(self._level(k))
+        drop = [self._pos[n] for n in exclude if n in self._pos]
+        if drop:
+            member = member[~member[:, drop].any(axis=1)]
+        pos = np.nonzero(member)[1].reshape(len(member), k)  # row-major: ascending per row
+        dist = self._cand_depth[pos].sum(axis=1)
+        order = np.lexsort(tuple(pos[:, c] for c in range(k - 1, -1, -1)) + (dist,))
+        return self._cand[pos[order]], dist[order]
 
     def legal_subsets(self, k: int, exclude: Iterable[int] = ()) -> list[tuple[Subset, int]]:
-        """Legal subsets of size k with their dist sums, in the reference order under the
-        ascending contract: by (dist_sum, lexicographic tuple). Sets meeting ``exclude``
-        are dropped."""
-        if k <= 0:
-            return []
-        excl = 0
-        for node in exclude:
-            if node in self._pos:
-                excl |= 1 << self._pos[node]
-        cands = self.candidates
-        depth = [self.min_depth[n] for n in cands]
-        out = []
-        for members in self._level(k):
-            if members & excl:
-                continue
-            idx = [i for i in range(len(cands)) if members >> i & 1]
-            out.append((tuple(cands[i] for i in idx), sum(depth[i] for i in idx)))
-        out.sort(key=lambda item: (item[1], item[0]))
-        return out
+        """``legal_subset_arrays`` as a list of ``(set, dist_sum)``."""
+        sets, dist = self.legal_subset_arrays(k, exclude)
+        return list(zip(map(tuple, sets.tolist()), dist.tolist()))
 
     def is_legal(self, subset: Iterable[int]) -> bool:
         """Whether ``subset`` (of candidates) contains a root path to each member."""
-        members = 0
-        for node in subset:
-            if node not in self._pos:
-                return False
-            members |= 1 << self._pos[node]
-        reached = 0
+        members = set(subset)
+        if not members <= set(self._pos):
+            return False
+        reached: set[int] = set()
         stack = list(self._children[0])
         while stack:
             occ = stack.pop()
-            bit = self._occ_bit[occ]
-            if members & bit:
-                reached |= bit
+            if self._node[occ] in members:
+                reached.add(self._node[occ])
                 stack.extend(self._children[occ])
         return reached == members
 
@@ -172,4 +190,4 @@ def build_pds_tree(pag: PAG, root: int, max_depth: int) -> PDSTree:
         row_of[occ] = len(rows)
         rows.append([node[occ], depth[occ], row_of[parent[occ]] if parent[occ] >= 0 else -1])
         stack.extend(reversed(children[occ]))
-    return PDSTree(root=root, rows=rows, _node=node, _depth=depth, _children=children)
+    return PDSTree(root=root, rows=rows, _node=node, _depth=depth, _parent=parent, _children=children)
