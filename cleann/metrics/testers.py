@@ -1,0 +1,75 @@
+"""Removal oracles over the models engineer's testers: same removal, probabilities kept.
+
+Why: CLEANN's tester answers only "did the output change?", but comprehensiveness and
+sufficiency need the probability of the original output after removal. These adapters
+build the removed inputs with the tester's own code (``SentimentTester._inputs``, the
+``np.delete`` + ``next_item_logits`` + ``exclude`` path of ``RecTester``), so tokens are
+removed exactly as for CLEANN, and derive "changed" with the tester's rule (argmax
+differs from the original prediction / top-1). Tests check the verdicts agree.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cleann.metrics.oracle import Outcome
+
+
+class TextOracle:
+    """Classification: p(original class), class changed; replacement rank not applicable."""
+
+    def __init__(self, tester) -> None:
+        if not hasattr(tester, "_inputs"):
+            raise TypeError("SentimentTester no longer exposes _inputs(); update cleann.metrics.testers")
+        self.tester = tester
+        inf = tester.inference
+        special = np.asarray(inf.special_mask, dtype=bool)
+        self.candidates = tuple(int(i) for i in np.flatnonzero(~special))
+        self.pred = int(inf.pred)
+        self.full_prob = float(np.asarray(inf.probs)[self.pred])
+        self.forward_passes = 0
+
+    def __call__(self, removals: list[tuple[int, ...]]) -> Outcome:
+        probs = []
+        model = self.tester.model
+        for start in range(0, len(removals), self.tester.chunk):
+            part = [tuple(int(p) for p in r) for r in removals[start:start + self.tester.chunk]]
+            with torch.no_grad():
+                logits = model(**self.tester._inputs(part)).logits.float()
+            self.forward_passes += len(part)
+            probs.append(torch.softmax(logits, dim=-1).numpy())
+        p = np.concatenate(probs) if probs else np.zeros((0, 2))
+        return Outcome(prob=p[:, self.pred], changed=p.argmax(axis=1) != self.pred,
+                       replacement_rank=np.full(len(p), np.nan))
+
+
+class RecOracle:
+    """Recommendation: p(original top-1), top-1 changed, new top-1's rank in the top-k."""
+
+    def __init__(self, tester) -> None:
+        self.tester = tester
+        self.candidates = tuple(range(len(tester.history)))
+        self.topk = np.asarray(tester.topk, dtype=np.int64)
+        self.top1_internal = int(tester.rec.to_internal([tester.top1])[0])
+        self.full_prob = float(self._probs([tester.history])[0, self.top1_internal])
+        self.forward_passes = 0
+
+    def _probs(self, histories) -> np.ndarray:
+        from cleann.models.bert4rec import exclude, next_item_logits
+
+        logits = next_item_logits(self.tester.rec, histories, batch_size=self.tester.max_batch)
+        logits = exclude(logits, [self.tester.history] * len(histories))
+        return torch.softmax(logits, dim=1).numpy()
+
+    def __call__(self, removals: list[tuple[int, ...]]) -> Outcome:
+        hists = [np.delete(self.tester.history, list(r)) for r in removals]
+        if not hists:
+            return Outcome(np.zeros(0), np.zeros(0, bool), np.zeros(0))
+        probs = self._probs(hists)
+        self.forward_passes += len(hists)
+        new = self.tester.rec.to_external(probs.argmax(axis=1))
+        changed = new != self.tester.top1
+        hit = new[:, None] == self.topk[None, :]
+        rank = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0).astype(np.float64)
+        rank[~changed] = np.nan
+        return Outcome(prob=probs[:, self.top1_internal], changed=changed, replacement_rank=rank)
