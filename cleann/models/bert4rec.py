@@ -159,6 +159,17 @@ def pad_batch(seqs: Sequence[np.ndarray], max_len: int) -> dict[str, torch.Tenso
             "position_ids": torch.from_numpy(pos)}
 
 
+def head_logits(rec: Bert4Rec, batch: dict[str, torch.Tensor], rows: torch.Tensor,
+                cols: torch.Tensor) -> torch.Tensor:
+    """Item logits at the given (row, col) positions only.
+
+    Why: the tied output layer over all items is the costliest part of BERT4Rec; running
+    it only where a prediction is needed (masked or last positions) is ~5x cheaper.
+    """
+    hidden = rec.model.bert(**batch).last_hidden_state
+    return rec.model.cls(hidden[rows, cols])
+
+
 def next_item_logits(rec: Bert4Rec, histories: Sequence[np.ndarray],
                      batch_size: int = 256) -> torch.Tensor:
     """Logits over internal ids for the item after each (internal-id) history.
@@ -170,8 +181,10 @@ def next_item_logits(rec: Bert4Rec, histories: Sequence[np.ndarray],
     for start in range(0, len(histories), batch_size):
         chunk = [np.append(np.asarray(h[-(rec.max_len - 1):], dtype=np.int64), rec.mask_id)
                  for h in histories[start:start + batch_size]]
+        rows = torch.arange(len(chunk))
         with torch.no_grad():
-            logits = rec.model(**pad_batch(chunk, rec.max_len)).logits[:, -1, :]
+            logits = head_logits(rec, pad_batch(chunk, rec.max_len), rows,
+                                 torch.full_like(rows, -1))
         out.append(logits)
     logits = torch.cat(out).float()
     logits[:, 0] = -torch.inf
@@ -197,6 +210,8 @@ def recommend(rec: Bert4Rec, histories: Sequence[Sequence[int]], k: int = 10,
     internal = [rec.to_internal(list(h))[-(rec.max_len - 1):] for h in histories]
     if any(len(h) == 0 for h in internal):
         raise BadInputError("every history needs at least one item")
+    if any(rec.n_items - len(set(h.tolist())) < k for h in internal):
+        raise BadInputError(f"k={k}: some history leaves fewer than {k} unseen items")
     rec.model.eval()
     results: list[RecInference] = []
     for start in range(0, len(internal), batch_size):

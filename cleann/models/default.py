@@ -1,0 +1,90 @@
+"""The embedded default models: trained once into the cache, reused afterwards.
+
+Why: no fine-tuned sentiment BERT and no BERT4Rec checkpoint can be downloaded here, so
+cleann trains its defaults from pinned artifacts (MiniLM weights, review corpora,
+ml-100k). Training writes to a temporary sibling folder that is renamed into place only
+when complete, so an interrupted run never leaves a half-written "cached" model.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from cleann.config import cleann_home
+
+SENTIMENT_NAME = "sentiment-minilm"
+BERT4REC_NAME = "bert4rec-ml-100k"
+
+
+def models_dir() -> Path:
+    return cleann_home() / "models"
+
+
+def default_sentiment_dir() -> Path:
+    return models_dir() / SENTIMENT_NAME
+
+
+def default_bert4rec_dir(corpus: str = "ml-100k") -> Path:
+    return models_dir() / f"bert4rec-{corpus}"
+
+
+def is_complete(folder: Path) -> bool:
+    """A finished model folder: weights plus a card whose sha256 matches them."""
+    from cleann.models.finetune import sha256_of
+
+    card, weights = folder / "model_card.json", folder / "model.safetensors"
+    if not (card.is_file() and weights.is_file()):
+        return False
+    try:
+        return json.loads(card.read_text()).get("weights_sha256") == sha256_of(weights)
+    except (OSError, ValueError):
+        return False
+
+
+def _build(target: Path, train: Callable[[Path], object], force: bool) -> Path:
+    if is_complete(target) and not force:
+        return target
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    train(tmp)
+    if not is_complete(tmp):
+        raise RuntimeError(f"training did not produce a complete model in {tmp}")
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def ensure_default_sentiment(force: bool = False, log: Callable[[str], None] = print,
+                             cfg=None) -> Path:
+    """Path of the fine-tuned MiniLM sentiment model, training it first if needed."""
+    def train(out: Path) -> None:
+        from cleann.models.finetune import CORPORA, finetune_sentiment
+        from cleann.sources.artifacts import minilm_dir
+        from cleann.sources.text import load_offline
+
+        frames = {name: load_offline(name) for name in CORPORA}
+        finetune_sentiment(out, minilm_dir(), frames, cfg, log=log)
+
+    return _build(default_sentiment_dir(), train, force)
+
+
+def ensure_default_bert4rec(force: bool = False, log: Callable[[str], None] = print,
+                            cfg=None, interactions=None, corpus: str = "ml-100k") -> Path:
+    """Path of the trained BERT4Rec (offline ml-100k unless ``interactions`` are given)."""
+    def train(out: Path) -> None:
+        from cleann.models.bert4rec_train import train_and_save
+
+        frame = interactions
+        if frame is None:
+            from cleann.sources.movielens import load_offline_ml100k
+
+            frame = load_offline_ml100k()[0]
+        train_and_save(out, frame, corpus, cfg, log=log)
+
+    return _build(default_bert4rec_dir(corpus), train, force)
