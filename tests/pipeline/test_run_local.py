@@ -1,0 +1,152 @@
+"""End to end without Prefect: real engine, tiny lexicon classifier, tiny corpus."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cleann.pipeline import driver
+from cleann.pipeline.params import ExecParams, ExplainParams
+from cleann.store.db import connect
+
+from pipeline_helpers import NEGATIVE, POSITIVE, TEXTS, make_rec_db, make_text_db, table_rows
+
+PARAMS = ExplainParams(corpus_name="tiny", num_samples=768)
+
+
+def test_run_writes_expected_rows_and_rerun_adds_nothing(text_db, tiny_text_model):
+    first = driver.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    assert (first.done, first.failed, first.processed_now, first.status) == (len(TEXTS), 0, len(TEXTS), "completed")
+    rows = table_rows(text_db, first.run_id)
+    con = connect(text_db, read_only=True)
+    n_tokens = con.execute("SELECT sum(n_tokens) FROM samples WHERE run_id = ?", [first.run_id]).fetchall()[0][0]
+    run = con.execute("SELECT status, model_sha256, params, code_version FROM runs WHERE run_id = ?",
+                      [first.run_id]).fetchall()[0]
+    best = con.execute("SELECT s.sample_id, e.positions, e.flipped_to, s.pred FROM explanations e JOIN samples s "
+                       "USING (run_id, sample_id) WHERE e.run_id = ? AND e.rank = 0", [first.run_id]).fetchall()
+    tokens = {(r[1], r[2]): r[4] for r in rows["tokens"]}  # (sample, pos) -> token
+    con.close()
+    assert len(rows["tokens"]) == n_tokens and n_tokens > 3 * len(TEXTS)
+    assert len(rows["explain_heads"]) == 2 * len(TEXTS)  # tiny model: 2 heads, heads=all
+    assert run[0] == "completed" and len(run[1]) == 64 and '"corpus_name":"tiny"' in run[2] and run[3]
+    assert best, "the lexicon model should yield some explanations"
+    for sid, positions, flipped_to, pred in best:
+        # A best explanation flips the class: removing it must drop a word of the predicted polarity.
+        words = {tokens[(sid, p)] for p in positions}
+        assert flipped_to == 1 - pred
+        assert words & set(POSITIVE if pred == 1 else NEGATIVE), (sid, words)
+    # Each sample has at most one rank-0 row, a copy of one of its per-head rows.
+    assert len({r[0] for r in best}) == len(best)
+
+    second = driver.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    assert second.run_id == first.run_id and second.processed_now == 0
+    assert table_rows(text_db, first.run_id) == rows
+
+
+def test_limit_extends_the_same_run(text_db, tiny_text_model):
+    a = driver.run_local(PARAMS, ExecParams(limit=3), tiny_text_model, text_db)
+    b = driver.run_local(PARAMS, ExecParams(limit=5), tiny_text_model, text_db)
+    assert a.run_id == b.run_id and (a.processed_now, b.processed_now, b.done) == (3, 2, 5)
+    other = driver.run_local(PARAMS.with_(alpha=0.05), ExecParams(limit=1), tiny_text_model, text_db)
+    assert other.run_id != a.run_id
+
+
+def test_permanent_failure_is_recorded_and_retry_completes_it(tmp_path, tiny_text_model):
+    from cleann.cli import main
+
+    db = make_text_db(tmp_path / "f.duckdb", TEXTS[:3] + ["   "])
+    summary = driver.run_local(PARAMS, ExecParams(batch_size=2), tiny_text_model, db)
+    assert (summary.done, summary.failed, summary.status) == (3, 1, "partial")
+    con = connect(db)
+    failed = con.execute("SELECT sample_id, error FROM samples WHERE status = 'failed'").fetchall()
+    assert failed == [("d03", "BadInputError: empty text")]
+    assert con.execute("SELECT error FROM runs").fetchall()[0][0] == "1 sample(s) failed"
+    before = con.execute("SELECT count(*) FROM tokens").fetchall()[0][0]
+    con.execute("UPDATE documents SET text = 'a great film' WHERE doc_id = 'd03'")  # remove the cause
+    con.close()
+
+    assert main(["retry", summary.run_id, "--db", str(db), "--no-prefect"]) == 0
+    con = connect(db, read_only=True)
+    statuses = con.execute("SELECT sample_id, status FROM samples ORDER BY 1").fetchall()
+    after = con.execute("SELECT count(*) FROM tokens").fetchall()[0][0]
+    run_status = con.execute("SELECT status, error FROM runs").fetchall()[0]
+    con.close()
+    assert statuses == [(f"d0{i}", "ok") for i in range(4)]
+    assert after == before + len("[CLS] a great film [SEP]".split())
+    assert run_status == ("completed", None)
+
+
+def test_a_sample_that_raises_fails_alone(text_db, tiny_text_model, monkeypatch):
+    from cleann.pipeline import stage
+
+    real = stage.explain_view
+
+    def flaky(view, *args, **kwargs):
+        if "awful" in view.tokens:
+            raise ValueError("injected: cannot explain this one")
+        return real(view, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "explain_view", flaky)
+    summary = driver.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    con = connect(text_db, read_only=True)
+    failed = con.execute("SELECT sample_id, error FROM samples WHERE status = 'failed' ORDER BY 1").fetchall()
+    con.close()
+    awful = sorted(f"d{i:02d}" for i, t in enumerate(TEXTS) if "awful" in t.split())
+    assert [f[0] for f in failed] == awful
+    assert all(f[1] == "ValueError: injected: cannot explain this one" for f in failed)
+    assert summary.done == len(TEXTS) - len(awful)
+
+
+def test_transient_error_propagates_for_a_retry(text_db, tiny_text_model, monkeypatch):
+    from cleann.pipeline import stage
+
+    plan = driver.plan_run(PARAMS, ExecParams(batch_size=20), tiny_text_model, text_db)
+    monkeypatch.setattr(stage, "explain_view", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
+    with pytest.raises(OSError):
+        stage.process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model))
+    assert plan.staging.ready_batches() == []  # nothing half-written is ever loadable
+
+
+def test_staged_but_unloaded_batch_is_recovered_on_resume(text_db, tiny_text_model):
+    from cleann.pipeline.stage import process_batch
+
+    plan = driver.plan_run(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model))  # then "killed"
+    again = driver.plan_run(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    assert again.recovered == 4 and again.n_pending == len(TEXTS) - 4
+
+
+@pytest.mark.parametrize("nodes", ["words", "topk:3"])
+def test_node_selection_positions_are_token_positions(text_db, tiny_text_model, nodes):
+    summary = driver.run_local(PARAMS.with_(nodes=nodes, heads="mean"), ExecParams(batch_size=10),
+                               tiny_text_model, text_db)
+    con = connect(text_db, read_only=True)
+    heads = con.execute("SELECT DISTINCT head FROM explain_heads WHERE run_id = ?", [summary.run_id]).fetchall()
+    nn = con.execute("SELECT s.n_tokens, h.n_nodes FROM explain_heads h JOIN samples s USING (run_id, sample_id) "
+                     "WHERE run_id = ?", [summary.run_id]).fetchall()
+    bad = con.execute("SELECT count(*) FROM explanations e, unnest(e.positions) AS u(p) JOIN samples s "
+                      "ON s.run_id = e.run_id AND s.sample_id = e.sample_id "
+                      "WHERE e.run_id = ? AND (u.p < 1 OR u.p >= s.n_tokens)", [summary.run_id]).fetchall()[0][0]
+    con.close()
+    assert heads == [(-1,)] and bad == 0
+    if nodes == "topk:3":
+        assert all(n == min(4, t) for t, n in nn)
+    else:  # tiny vocabulary: one piece per word, so words == tokens
+        assert all(n == t for t, n in nn)
+
+
+def test_movielens_run_holds_out_last_item(tmp_path, tiny_rec_model):
+    db = make_rec_db(tmp_path / "r.duckdb")
+    params = ExplainParams(corpus_kind="movielens", corpus_name="ml-tiny", num_samples=768)
+    summary = driver.run_local(params, ExecParams(batch_size=2), tiny_rec_model, db)
+    assert (summary.done, summary.failed) == (4, 0)
+    con = connect(db, read_only=True)
+    samples = con.execute("SELECT sample_id, label, n_tokens FROM samples ORDER BY CAST(sample_id AS INT)").fetchall()
+    inter = con.execute("SELECT user_id, list(item_id ORDER BY ts) FROM interactions GROUP BY 1 ORDER BY 1").fetchall()
+    special = con.execute("SELECT sample_id, pos FROM tokens WHERE is_special ORDER BY CAST(sample_id AS INT)").fetchall()
+    ranks = con.execute("SELECT replacement_rank FROM explanations WHERE rank >= 1").fetchall()
+    con.close()
+    for (sid, label, n_tokens), (uid, items) in zip(samples, inter):
+        assert sid == str(uid) and label == items[-1] and n_tokens == len(items)  # history (n-1) + predicted item
+    assert special == [(s[0], s[2] - 1) for s in samples]
+    assert all(r[0] is None or 1 <= r[0] <= 10 for r in ranks)
+    assert np.isfinite(summary.seconds)
