@@ -36,7 +36,9 @@ def print_results(results: list[dict]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cleann.flows.ingest import ingest
+    from cleann.sources.catalog import plan_sources
 
+    plan_sources(args.dataset, args.source, args.path, args.corpus_name)  # fail fast on usage
     print(f"ingesting {args.dataset} from {args.source} (Prefect flow `ingest`; a local "
           "Prefect API starts first, ~15 s)...", file=sys.stderr, flush=True)
     results = ingest(args.dataset, args.source, args.path, args.corpus_name,

