@@ -56,4 +56,7 @@ def run_explain(kwargs: dict, use_prefect: bool = True) -> dict:
         return explain_corpus(**kwargs)
     from cleann.pipeline.driver import run_from_kwargs
 
-    return run_from_kwargs(kwargs).as_dict()
+    def progress(batch_id: str, n: int) -> None:
+        print(f"loaded batch {batch_id} ({n} samples)", flush=True)
+
+    return run_from_kwargs(kwargs, on_batch=progress).as_dict()
