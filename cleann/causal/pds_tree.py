@@ -26,42 +26,72 @@ Subset = tuple[int, ...]
 
 @dataclass
 class PDSTree:
-    """Occurrences of nodes reached from ``root``; ``rows`` are pre-order
-    ``[node, depth, parent_row]`` with children in insertion order (row 0 is the root)."""
+    """Occurrences of nodes reached from ``root``, in insertion (BFS) order; occurrence 0
+    is the root. Each occurrence's children are contiguous (added by one queue pop)."""
 
     root: int
-    rows: list[list[int]]
-    # internal, per occurrence in insertion (BFS) order: node, depth, parent occurrence, children
-    _node: list[int] = field(repr=False)
-    _depth: list[int] = field(repr=False)
-    _parent: list[int] = field(repr=False)
-    _children: list[list[int]] = field(repr=False)
+    _node: np.ndarray = field(repr=False)  # occurrence -> node
+    _depth: np.ndarray = field(repr=False)
+    _parent: np.ndarray = field(repr=False)  # parent occurrence, -1 for the root
+    _child_start: np.ndarray = field(repr=False)
+    _child_count: np.ndarray = field(repr=False)
     min_depth: dict[int, int] = field(init=False)
     candidates: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.min_depth = {}
-        for node, depth in zip(self._node[1:], self._depth[1:]):
-            if depth < self.min_depth.get(node, depth + 1):
-                self.min_depth[node] = depth
-        self.candidates = tuple(sorted(self.min_depth))
-        self._pos = {node: k for k, node in enumerate(self.candidates)}
-        self._cand = np.array(self.candidates, dtype=np.intp)
-        self._cand_depth = np.array([self.min_depth[n] for n in self.candidates], dtype=np.int64)
+        # BFS insertion order never decreases in depth: a node's first occurrence is its shallowest
+        cand, first = np.unique(self._node[1:], return_index=True)
+        self._cand = cand.astype(np.intp)
+        self._cand_depth = self._depth[1:][first].astype(np.int64)
+        self.candidates = tuple(cand.tolist())
+        self.min_depth = dict(zip(self.candidates, self._cand_depth.tolist()))
+        self._pos = dict(zip(self.candidates, range(len(self.candidates))))
         self._words = max(1, (len(self.candidates) + 63) // 64)
-        # level k: legal sets of size k as packed bit rows (m, words) over candidate positions
-        self._levels: list[np.ndarray] = [np.zeros((1, self._words), dtype="<u8")]
+        # level k: legal sets of size k as packed bit rows (m, words), ascending, unique
+        self._levels: list[np.ndarray] = [np.zeros((1, self._words), dtype=np.uint64)]
+        self._rows: list[list[int]] | None = None
+
+    def children(self, occ: int) -> range:
+        return range(int(self._child_start[occ]), int(self._child_start[occ] + self._child_count[occ]))
+
+    @property
+    def rows(self) -> list[list[int]]:
+        """Pre-order ``[node, depth, parent_row]``, children in insertion order; row 0 is the root."""
+        if self._rows is None:
+            rows: list[list[int]] = []
+            row_of = {-1: -1}
+            stack = [0]
+            while stack:
+                occ = stack.pop()
+                row_of[occ] = len(rows)
+                rows.append([int(self._node[occ]), int(self._depth[occ]), row_of[int(self._parent[occ])]])
+                stack.extend(reversed(self.children(occ)))
+            self._rows = rows
+        return self._rows
 
     @property
     def max_depth_count(self) -> int:
         """Nodes on the longest root-to-leaf path, counting the root (reference's figure)."""
-        return max(self._depth) + 1
+        return int(self._depth.max()) + 1
 
     # --- legal subsets -----------------------------------------------------------------
+    # Sets are packed rows of uint64 words; candidate position p is bit 63 - p % 64 of word
+    # p // 64 (most significant first), so ascending numeric order of the rows is
+    # *descending* lexicographic order of the member tuples.
     def _members(self, words: np.ndarray) -> np.ndarray:
         """Packed rows -> boolean membership (m, |F|)."""
-        bits = np.unpackbits(words.view(np.uint8).reshape(len(words), -1), axis=1, bitorder="little")
-        return bits[:, : len(self.candidates)].astype(bool)
+        raw = words.astype(">u8").view(np.uint8).reshape(len(words), -1)
+        return np.unpackbits(raw, axis=1)[:, : len(self.candidates)].astype(bool)
+
+    @staticmethod
+    def _unique_sorted(words: np.ndarray) -> np.ndarray:
+        """Distinct packed rows in ascending numeric order."""
+        if words.shape[1] == 1:
+            return np.unique(words[:, 0])[:, None]
+        words = words[np.lexsort(words.T[::-1])]
+        keep = np.ones(len(words), dtype=bool)
+        keep[1:] = (words[1:] != words[:-1]).any(axis=1)
+        return words[keep]
 
     def _grow(self, words: np.ndarray) -> np.ndarray:
         """All legal sets one larger than the legal sets ``words``, packed and unique.
@@ -71,9 +101,9 @@ class PDSTree:
         k+1 minus its member reached deepest is legal, so growth reaches all of them.
         """
         member = self._members(words)
-        lab = np.array([self._pos[n] for n in self._node[1:]], dtype=np.intp)  # occurrence -> position
-        par = np.array(self._parent[1:], dtype=np.intp)  # parent occurrence (0 = root)
-        depth = np.array(self._depth[1:])
+        lab = np.searchsorted(self._cand, self._node[1:])  # occurrence -> candidate position
+        par = self._parent[1:]  # parent occurrence (0 = root)
+        depth = self._depth[1:]
         reached = np.zeros((len(words), len(self._node)), dtype=bool)
         reached[:, 0] = True
         for d in range(1, depth.max() + 1):  # parents are settled one depth earlier
@@ -87,10 +117,8 @@ class PDSTree:
             addable[:, lab[occ]] |= frontier[:, occ]
         rows, cols = np.nonzero(addable)
         grown = words[rows]
-        grown[np.arange(len(rows)), cols // 64] |= np.left_shift(np.uint64(1), (cols % 64).astype(np.uint64))
-        if self._words == 1:
-            return np.unique(grown[:, 0])[:, None]
-        return np.unique(grown, axis=0)
+        grown[np.arange(len(rows)), cols // 64] |= np.left_shift(np.uint64(1), (63 - cols % 64).astype(np.uint64))
+        return self._unique_sorted(grown)
 
     @staticmethod
     def _occurrence_rank(lab: np.ndarray) -> np.ndarray:
@@ -117,13 +145,13 @@ class PDSTree:
         Sets meeting ``exclude`` are dropped."""
         if k <= 0 or k > len(self.candidates):
             return np.zeros((0, max(k, 0)), dtype=np.intp), np.zeros(0, dtype=np.int64)
-        member = self._members(self._level(k))
+        member = self._members(self._level(k)[::-1])  # lexicographic order
         drop = [self._pos[n] for n in exclude if n in self._pos]
         if drop:
             member = member[~member[:, drop].any(axis=1)]
         pos = np.nonzero(member)[1].reshape(len(member), k)  # row-major: ascending per row
         dist = self._cand_depth[pos].sum(axis=1)
-        order = np.lexsort(tuple(pos[:, c] for c in range(k - 1, -1, -1)) + (dist,))
+        order = np.argsort(dist, kind="stable")
         return self._cand[pos[order]], dist[order]
 
     def legal_subsets(self, k: int, exclude: Iterable[int] = ()) -> list[tuple[Subset, int]]:
@@ -137,12 +165,12 @@ class PDSTree:
         if not members <= set(self._pos):
             return False
         reached: set[int] = set()
-        stack = list(self._children[0])
+        stack = list(self.children(0))
         while stack:
             occ = stack.pop()
-            if self._node[occ] in members:
-                reached.add(self._node[occ])
-                stack.extend(self._children[occ])
+            if int(self._node[occ]) in members:
+                reached.add(int(self._node[occ]))
+                stack.extend(self.children(occ))
         return reached == members
 
 
@@ -150,44 +178,39 @@ def build_pds_tree(pag: PAG, root: int, max_depth: int) -> PDSTree:
     """The PDS tree of ``pag`` rooted at ``root`` with depth limit ``max_depth``."""
     marks = pag.marks
     adj = marks != 0
+    arrow = marks == ARROW
     skel = adj.copy()
     skel[root, :] = False
     skel[:, root] = False
 
-    node, depth, parent, children = [root], [0], [-1], [[]]
-    queue: deque[tuple[int, int, int]] = deque()  # (previous node, current node, occurrence)
-
-    def add(occ_parent: int, w: int) -> int:
-        node.append(w)
-        depth.append(depth[occ_parent] + 1)
-        parent.append(occ_parent)
-        children.append([])
-        children[occ_parent].append(len(node) - 1)
-        return len(node) - 1
-
-    for n in np.flatnonzero(adj[root]):
-        queue.append((root, int(n), add(0, int(n))))
-
+    first = np.flatnonzero(adj[root])
+    node, depth, parent = [root, *first.tolist()], [0] + [1] * len(first), [-1] + [0] * len(first)
+    child_start, child_count = [1] + [0] * len(first), [len(first)] + [0] * len(first)
+    queue = deque(zip([root] * len(first), first.tolist(), range(1, len(first) + 1)))  # (prev, cur, occurrence)
     while queue:
         u, v, occ = queue.popleft()
-        if depth[occ] >= max_depth:
+        d = depth[occ]
+        if d >= max_depth:
             continue
-        ws = np.flatnonzero(skel[v])
-        if ws.size == 0 or not adj[u, v]:
+        # possible collider (u, v, w): u, w adjacent, or arrowheads at v on both edges
+        ok = adj[u] | arrow[v] if arrow[v, u] else adj[u].copy()
+        ok &= skel[v]
+        ok[u] = False
+        ws = np.flatnonzero(ok)
+        if not ws.size:
             continue
-        arrow_uv = marks[v, u] == ARROW
-        ok = (ws != u) & (adj[u, ws] | (arrow_uv & (marks[v, ws] == ARROW)))
-        for w in ws[ok]:
-            w = int(w)
-            skel[v, w] = skel[w, v] = False
-            queue.append((v, w, add(occ, w)))
-
-    rows: list[list[int]] = []
-    row_of: dict[int, int] = {}
-    stack = [0]
-    while stack:
-        occ = stack.pop()
-        row_of[occ] = len(rows)
-        rows.append([node[occ], depth[occ], row_of[parent[occ]] if parent[occ] >= 0 else -1])
-        stack.extend(reversed(children[occ]))
-    return PDSTree(root=root, rows=rows, _node=node, _depth=depth, _parent=parent, _children=children)
+        skel[v, ws] = False
+        skel[ws, v] = False
+        start, count = len(node), len(ws)
+        child_start[occ], child_count[occ] = start, count
+        node.extend(ws.tolist())
+        depth.extend([d + 1] * count)
+        parent.extend([occ] * count)
+        child_start.extend([0] * count)
+        child_count.extend([0] * count)
+        queue.extend(zip([v] * count, node[start:], range(start, start + count)))
+    return PDSTree(
+        root=root, _node=np.array(node, dtype=np.intp), _depth=np.array(depth, dtype=np.intp),
+        _parent=np.array(parent, dtype=np.intp), _child_start=np.array(child_start, dtype=np.intp),
+        _child_count=np.array(child_count, dtype=np.intp),
+    )
