@@ -102,3 +102,23 @@ def test_isolated_root_and_marks_used():
     tree = build_pds_tree(lonely, 0, 5)
     assert tree.rows == [[0, 0, -1]] and tree.candidates == () and tree.max_depth_count == 1
     assert tree.legal_subsets(1) == []
+
+
+def test_more_than_64_candidates_use_multiword_rows():
+    """70 depth-1 neighbours plus colliders reaching 10 more nodes: packed rows span two
+    words, and the order must still be (dist_sum, lexicographic)."""
+    rows = [(0, v, "o", ">") for v in range(1, 71)]
+    rows += [(v, 70 + v, ">", "o") for v in range(1, 11)]  # 0 *-> v <-* 70+v: collider at v
+    pag = PAG.from_rows(range(81), rows)
+    tree = build_pds_tree(pag, 0, 3)
+    assert len(tree.candidates) == 80
+    depths = tree.min_depth
+    for k in (1, 2):
+        expected = [c for c in combinations(tree.candidates, k) if brute_legal(tree.rows, c)]
+        expected = sorted(((c, sum(depths[v] for v in c)) for c in expected), key=lambda x: x[1])
+        assert tree.legal_subsets(k) == expected
+    sets, dist = tree.legal_subset_arrays(3, exclude=(5,))
+    assert len(sets) == len({tuple(s) for s in sets.tolist()})
+    assert all(tree.is_legal(s) and 5 not in s for s in sets.tolist())
+    keys = list(zip(dist.tolist(), sets.tolist()))
+    assert keys == sorted(keys)
