@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cleann.causal.citest import FisherZTest, attention_to_correlation
+from cleann.causal.icd import learn_icd
 from cleann.causal.pag import PAG
 from cleann.causal.pds_tree import PDSTree, Subset
 from cleann.causal.search import Tester, search_explanations
@@ -94,17 +95,16 @@ def learn_graph(
         raise BadInputError(f"learner must be one of {LEARNERS}, got {learner!r}")
     if max_cond_size is not None and (learner != "icd" or int(max_cond_size) < 0):
         raise BadInputError(f"max_cond_size must be a non-negative int and needs learner='icd', got {max_cond_size!r}")
+    if learner == "fci":
+        from cleann.causal.fci import learn_fci  # causal-learn is slow to import: only when asked
+
     start = time.perf_counter()
     corr = attention_to_correlation(a)
     ci_test = FisherZTest(corr, num_samples, alpha, legacy_negative_pcorr=legacy_negative_pcorr)
     if learner == "icd":
-        from cleann.causal.icd import learn_icd
-
         res = learn_icd(node_list, ci_test, max_cond_size=max_cond_size)
         pag, ci_tests, sepsets = res.pag, res.ci_tests, dict(getattr(res, "sepsets", {}) or {})
     else:
-        from cleann.causal.fci import learn_fci
-
         res = learn_fci(node_list, ci_test, size=a.shape[0])
         pag, ci_tests, sepsets = res.pag, res.ci_tests, {}
     return LearnedGraph(pag, learner, int(ci_tests), time.perf_counter() - start, sepsets)
