@@ -29,6 +29,7 @@ from cleann.causal.orientation import (
     possible_ancestors,
     possible_parent_matrix,
 )
+from cleann.causal.icd_candidates import legal_subsets_within
 from cleann.causal.pag import PAG
 from cleann.causal.pds_tree import PDSTree, build_pds_tree
 from cleann.errors import BadInputError
@@ -88,59 +89,55 @@ class _Tester:
 
 
 class _Candidates:
-    """Per-root PDS trees and their legal size-r subsets for one iteration, plus the
-    possible-ancestor closure; invalidated selectively on edge deletion."""
+    """Per-root PDS trees for one iteration plus the possible-ancestor closure, each
+    invalidated selectively on edge deletion."""
 
     def __init__(self, pag: PAG, r: int):
         self.pag = pag
         self.r = r
-        self._trees: dict[int, tuple[PDSTree, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._trees: dict[int, tuple[PDSTree, np.ndarray]] = {}
         self._anc: np.ndarray | None = None
-        self._pp = possible_parent_matrix(pag.marks)
+        self.pp = possible_parent_matrix(pag.marks)
 
-    def subsets(self, root: int) -> tuple[np.ndarray, np.ndarray]:
-        """Legal subsets of size r (rows, ascending members) and their dist sums, in the
-        reference order (dist sum, then lexicographic)."""
+    def tree(self, root: int) -> PDSTree:
         hit = self._trees.get(root)
         if hit is None:
             tree = build_pds_tree(self.pag, root, self.r)
-            legal = tree.legal_subsets(self.r)
-            sets = np.array([s for s, _ in legal], dtype=np.intp).reshape(len(legal), self.r)
-            dist = np.array([d for _, d in legal], dtype=np.int64)
             members = np.zeros(self.pag.size, dtype=bool)
             members[root] = True
             members[list(tree.candidates)] = True
-            hit = (tree, sets, dist, members)
+            hit = (tree, members)
             self._trees[root] = hit
-        return hit[1], hit[2]
+        return hit[0]
 
     def ancestors(self) -> np.ndarray:
         if self._anc is None:
             self._anc = possible_ancestors(self.pag.marks)
         return self._anc
 
-    def deleted(self, u: int, v: int, was_arc: bool) -> None:
-        for root in [t for t, hit in self._trees.items() if hit[3][u] or hit[3][v]]:
+    def deleted(self, u: int, v: int) -> None:
+        """Forget what the deletion of u-v can change: trees that contain u or v (no
+        other tree ever looked at that edge) and, if it was a possibly-directed arc,
+        the ancestor closure."""
+        for root in [t for t, hit in self._trees.items() if hit[1][u] or hit[1][v]]:
             del self._trees[root]
-        if was_arc:
+        if self.pp[u, v] or self.pp[v, u]:
             self._anc = None
+        self.pp[u, v] = self.pp[v, u] = False
 
     def for_pair(self, i: int, j: int) -> np.ndarray:
         """Candidate conditioning sets for the pair, in test order, de-duplicated."""
-        si, di = self.subsets(i)
-        sj, dj = self.subsets(j)
-        sets = np.concatenate([si, sj])
-        if len(sets) == 0:
-            return sets
-        dist = np.concatenate([di, dj])
-        keep = ~((sets == i) | (sets == j)).any(axis=1)
         anc = self.ancestors()
         allowed = anc[:, i] | anc[:, j]
-        keep &= allowed[sets].all(axis=1)
-        sets, dist = sets[keep], dist[keep]
-        if len(sets) == 0:
-            return sets
-        order = np.argsort(dist, kind="stable")
+        allowed[[i, j]] = False
+        if np.count_nonzero(allowed) < self.r:
+            return np.zeros((0, self.r), dtype=np.intp)
+        si, di = legal_subsets_within(self.tree(i), self.r, allowed)
+        sj, dj = legal_subsets_within(self.tree(j), self.r, allowed)
+        if len(sj) == 0 or len(si) == 0:
+            return si if len(sj) == 0 else sj
+        sets = np.concatenate([si, sj])
+        order = np.argsort(np.concatenate([di, dj]), kind="stable")
         sets = sets[order]
         _, first = np.unique(sets, axis=0, return_index=True)
         if len(first) < len(sets):
@@ -207,7 +204,6 @@ def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = No
             done = not any_candidate
         else:
             cands = _Candidates(pag, r)
-            pp = cands._pp
             for i, j in combinations(nodes_arr.tolist(), 2):
                 if not marks[i, j]:
                     continue
@@ -217,11 +213,9 @@ def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = No
                 any_candidate = True
                 hit = tester.first(i, j, sets)
                 if hit >= 0:
-                    was_arc = bool(pp[i, j] or pp[j, i])
                     pag.remove_edge(i, j)
-                    pp[i, j] = pp[j, i] = False
                     sepsets[(i, j)] = tuple(int(z) for z in sets[hit])
-                    cands.deleted(i, j, was_arc)
+                    cands.deleted(i, j)
             iterations += 1
             if any_candidate:
                 _reset_and_orient(pag, nodes_arr, sepsets, [(1, 2, 3, 4)])
