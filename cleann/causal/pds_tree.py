@@ -38,6 +38,8 @@ class PDSTree:
     min_depth: dict[int, int] = field(init=False)
     candidates: tuple[int, ...] = field(init=False)
 
+    _CHUNK_CELLS = 16_000_000  # rows x occurrences per growth chunk
+
     def __post_init__(self) -> None:
         # BFS insertion order never decreases in depth: a node's first occurrence is its shallowest
         cand, first = np.unique(self._node[1:], return_index=True)
@@ -99,7 +101,15 @@ class PDSTree:
         A node can be added to a legal set S iff one of its occurrences hangs off the root
         or off an occurrence whose whole ancestor chain lies in S. Every legal set of size
         k+1 minus its member reached deepest is legal, so growth reaches all of them.
+        Rows are processed in chunks so the (rows x occurrences) masks stay ~16 MB.
         """
+        step = max(64, self._CHUNK_CELLS // len(self._node))
+        if len(words) > step:
+            parts = [self._grow_chunk(words[s:s + step]) for s in range(0, len(words), step)]
+            return self._unique_sorted(np.concatenate(parts))
+        return self._unique_sorted(self._grow_chunk(words))
+
+    def _grow_chunk(self, words: np.ndarray) -> np.ndarray:
         member = self._members(words)
         lab = np.searchsorted(self._cand, self._node[1:])  # occurrence -> candidate position
         par = self._parent[1:]  # parent occurrence (0 = root)
@@ -118,7 +128,7 @@ class PDSTree:
         rows, cols = np.nonzero(addable)
         grown = words[rows]
         grown[np.arange(len(rows)), cols // 64] |= np.left_shift(np.uint64(1), (63 - cols % 64).astype(np.uint64))
-        return self._unique_sorted(grown)
+        return grown
 
     @staticmethod
     def _occurrence_rank(lab: np.ndarray) -> np.ndarray:

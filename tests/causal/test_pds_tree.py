@@ -135,3 +135,18 @@ def test_restrict_equals_filtering(args, seed):
     for k in range(1, len(tree.candidates) + 1):
         full = [(s, d) for s, d in tree.legal_subsets(k) if all(keep[v] for v in s)]
         assert cut.legal_subsets(k) == full
+
+
+def test_growth_in_chunks_equals_one_pass(monkeypatch):
+    rows = [(0, v, "o", ">") for v in range(1, 30)] + [(v, v + 29, ">", ">") for v in range(1, 20)]
+    pag = PAG.from_rows(range(49), rows)
+    whole = [build_pds_tree(pag, 0, 4).legal_subset_arrays(k) for k in (2, 3)]
+    tree = build_pds_tree(pag, 0, 4)
+    calls = []
+    grow = type(tree)._grow_chunk
+    monkeypatch.setattr(type(tree), "_grow_chunk", lambda self, w: calls.append(len(w)) or grow(self, w))
+    monkeypatch.setattr(type(tree), "_CHUNK_CELLS", 64 * len(tree._node))  # 64-row chunks
+    for k, (sets, dist) in zip((2, 3), whole):
+        got = tree.legal_subset_arrays(k)
+        assert np.array_equal(got[0], sets) and np.array_equal(got[1], dist)
+    assert max(calls) <= 64 and len(calls) > 2
