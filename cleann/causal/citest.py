@@ -194,6 +194,26 @@ class FisherZTest:
             step = min(step * 8, chunk)
         return -1
 
+    def pvalues_single_slab(self, x: int, ys: np.ndarray) -> np.ndarray:
+        """Uncached p-values of (x, y | z) for every y in ``ys`` and every z (shape
+        (len(ys), n)); entries with z in {x, y} are meaningless. The same float
+        operations as the one-test closed form, so the same bits."""
+        R = self.corr
+        ys = np.asarray(ys, dtype=np.intp)
+        rxz = R[x][None, :]
+        ryz = R[ys]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = (R[x, ys][:, None] - rxz * ryz) / np.sqrt((1.0 - rxz**2) * (1.0 - ryz**2))
+        p = fisher_pvalues(r, 1, self.num_samples, self.legacy)
+        p[(rxz >= 1.0) | (ryz >= 1.0)] = 0.0
+        self.n_computed += p.size
+        return p
+
+    def count_tests(self, k: int, n: int) -> None:
+        """Record ``n`` statistics of size k that a one-by-one scan would have computed
+        (for callers that evaluate decisions in bulk, e.g. ICD's r = 1 slabs)."""
+        self._count(k, n)
+
     def batch_pvalues(self, xs: np.ndarray, ys: np.ndarray, zz: np.ndarray) -> np.ndarray:
         """Uncached p-values for many (x, y, Z) with the same |Z| (``zz`` shape (m, k))."""
         xs = np.asarray(xs, dtype=np.intp).ravel()

@@ -73,6 +73,15 @@ class _Tester:
         self._count(0, len(xs))
         return np.array([bool(self.ci.independent(int(x), int(y), ())) for x, y in zip(xs, ys)], dtype=bool)
 
+    def single_slab(self, x: int, ys: np.ndarray) -> np.ndarray | None:
+        """Decisions of (x, y | z) for all y in ``ys`` and all z at once (FisherZTest),
+        or None for a generic test. Cheap closed forms: computing the whole slab costs
+        less than the per-pair calls it replaces."""
+        slab = getattr(self.ci, "pvalues_single_slab", None)
+        if not self.fast or slab is None:
+            return None
+        return slab(x, ys) > self.ci.alpha
+
     def first(self, x: int, y: int, zz: np.ndarray) -> int:
         if self.fast:
             return self.ci.first_independent_rows(x, y, zz)
@@ -132,8 +141,11 @@ class _Candidates:
         allowed[[i, j]] = False
         if np.count_nonzero(allowed) < self.r:
             return np.zeros((0, self.r), dtype=np.intp)
-        si, di = legal_subsets_within(self.tree(i), self.r, allowed)
-        sj, dj = legal_subsets_within(self.tree(j), self.r, allowed)
+        marks = self.pag.marks
+        none = (np.zeros((0, self.r), dtype=np.intp), np.zeros(0, dtype=np.int64))
+        # a legal set needs an allowed depth-1 member: skip building trees that cannot give one
+        si, di = legal_subsets_within(self.tree(i), self.r, allowed) if (allowed & (marks[i] != 0)).any() else none
+        sj, dj = legal_subsets_within(self.tree(j), self.r, allowed) if (allowed & (marks[j] != 0)).any() else none
         if len(sj) == 0 or len(si) == 0:
             return si if len(sj) == 0 else sj
         sets = np.concatenate([si, sj])
@@ -184,21 +196,34 @@ def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = No
     while not done:
         any_candidate = False
         if r == 1:
-            for i, j in combinations(nodes_arr.tolist(), 2):
-                if not marks[i, j]:
+            adj = marks != 0
+            for i in nodes_arr.tolist():
+                partners = nodes_arr[nodes_arr > i]
+                partners = partners[adj[i, partners]]
+                if partners.size == 0:
                     continue
-                ni = np.flatnonzero(marks[i])
-                nj = np.flatnonzero(marks[j])
-                ni = ni[ni != j]
-                nj = nj[(nj != i) & ~np.isin(nj, ni)]
-                cand = np.concatenate([ni, nj])
-                if cand.size == 0:
-                    continue
-                any_candidate = True
-                hit = tester.first(i, j, cand[:, None])
-                if hit >= 0:
-                    pag.remove_edge(i, j)
-                    sepsets[(i, j)] = (int(cand[hit]),)
+                slab = tester.single_slab(i, partners)  # decisions (y, z) or None
+                for row, j in enumerate(partners.tolist()):
+                    if not adj[i, j]:
+                        continue
+                    ni = adj[i].copy()
+                    ni[j] = False
+                    nj = adj[j] & ~adj[i]
+                    nj[i] = False
+                    cand = np.concatenate([np.flatnonzero(ni), np.flatnonzero(nj)])
+                    if cand.size == 0:
+                        continue
+                    any_candidate = True
+                    if slab is None:
+                        hit = tester.first(i, j, cand[:, None])
+                    else:
+                        hits = np.flatnonzero(slab[row, cand])
+                        hit = int(hits[0]) if hits.size else -1
+                        tester.ci.count_tests(1, hit + 1 if hit >= 0 else cand.size)
+                    if hit >= 0:
+                        pag.remove_edge(i, j)
+                        adj[i, j] = adj[j, i] = False
+                        sepsets[(i, j)] = (int(cand[hit]),)
             _reset_and_orient(pag, nodes_arr, sepsets, [(1, 2, 3, 4), (5, 6, 7), (8, 9, 10)])
             iterations += 1
             done = not any_candidate
