@@ -6,19 +6,29 @@ after another from this process: DuckDB allows one writer.
 """
 from __future__ import annotations
 
+import sys
+
 from prefect import flow, get_run_logger
 
 from cleann.sources.catalog import SourceSpec, plan_sources
 from cleann.tasks.ingest import fetch_artifact, ingest_source_task
 
 
+def progress(message: str) -> None:
+    """One progress line on stderr (Prefect's own logs are quiet by default)."""
+    print(f"[ingest] {message}", file=sys.stderr, flush=True)
+
+
 def run_specs(specs: list[SourceSpec], db_path: str | None) -> list[dict]:
     """Fetch each distinct artifact once, then ingest every spec in order."""
     logger = get_run_logger()
-    folders = {name: fetch_artifact(name) for name in dict.fromkeys(
-        s.artifact for s in specs if s.artifact)}
+    folders = {}
+    for name in dict.fromkeys(s.artifact for s in specs if s.artifact):
+        progress(f"fetching pinned artifact {name!r} (cached after the first time)")
+        folders[name] = fetch_artifact(name)
     results = []
     for spec in specs:
+        progress(f"loading {spec.corpus} ({spec.dataset}, source {spec.source})")
         result = ingest_source_task(db_path, spec.to_dict(), folders.get(spec.artifact))
         logger.info("%s: %s new rows of %s", spec.corpus, result["rows_added"],
                     result["rows_total"])

@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def ingest_defaults(db: str | None) -> None:
     """Ingest the offline corpora through the flow and print what happened and the counts."""
-    from cleann.cli.ingest import print_results
+    from cleann.cli.ingest import prepare_prefect_home, print_results
+
+    prepare_prefect_home()
     from cleann.flows.ingest import ingest_offline_defaults
     from cleann.store.db import connect
     from cleann.store.ingest import document_summary, movielens_summary

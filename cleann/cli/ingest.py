@@ -2,9 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
+from cleann.config import cleann_home
 from cleann.sources.catalog import DATASETS
+
+
+def prepare_prefect_home() -> None:
+    """Create $PREFECT_HOME with its parents before prefect is imported: Prefect creates
+    only the last folder, and on a fresh machine $CLEANN_HOME does not exist yet (its
+    temporary API server then fails to start)."""
+    Path(os.environ.get("PREFECT_HOME", cleann_home() / "prefect")).mkdir(parents=True,
+                                                                          exist_ok=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,10 +46,12 @@ def print_results(results: list[dict]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cleann.flows.ingest import ingest
     from cleann.sources.catalog import plan_sources
 
     plan_sources(args.dataset, args.source, args.path, args.corpus_name)  # fail fast on usage
+    prepare_prefect_home()
+    from cleann.flows.ingest import ingest
+
     print(f"ingesting {args.dataset} from {args.source} (Prefect flow `ingest`; a local "
           "Prefect API starts first, ~15 s)...", file=sys.stderr, flush=True)
     results = ingest(args.dataset, args.source, args.path, args.corpus_name,

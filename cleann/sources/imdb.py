@@ -6,9 +6,11 @@ file's relative path) so re-ingesting the same data yields the same ids.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from cleann.errors import BadInputError
 from cleann.sources.artifacts import RegistryUnreachableError
@@ -60,8 +62,11 @@ def _open_hf(name_or_path: str | Path):
             loaded = datasets.load_from_disk(str(path))
         elif path.is_dir() or path.suffix == ".parquet":
             files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+            if not files:
+                raise BadInputError(f"{path}: no saved dataset and no Parquet files here")
             by_split = {s: [str(f) for f in files if s in f.name] for s in IMDB_SPLITS}
-            data_files = {s: f for s, f in by_split.items() if f} or {"train": [str(files[0])]}
+            data_files = ({s: f for s, f in by_split.items() if f}
+                          or {"train": [str(f) for f in files]})
             loaded = datasets.load_dataset("parquet", data_files=data_files)
         elif path.exists():
             raise BadInputError(f"{path}: not a saved dataset folder or Parquet file")
@@ -93,16 +98,19 @@ def load_aclimdb(folder: str | Path, corpus: str = "aclimdb") -> pd.DataFrame:
         raise BadInputError(f"{root}: folder not found")
     if not (root / "train").is_dir() and (root / "aclImdb").is_dir():
         root = root / "aclImdb"
+    files = [(path, label, split)
+             for split in IMDB_SPLITS for polarity, label in (("pos", 1), ("neg", 0))
+             for path in sorted((root / split / polarity).glob("*.txt"))]
     records, undecodable = [], []
-    for split in IMDB_SPLITS:
-        for polarity, label in (("pos", 1), ("neg", 0)):
-            for path in sorted((root / split / polarity).glob("*.txt")):
-                try:
-                    text = path.read_bytes().decode("utf-8")
-                except UnicodeDecodeError:
-                    undecodable.append(str(path.relative_to(root)))
-                    continue
-                records.append((f"{split}/{polarity}/{path.name}", text, label, split))
+    for path, label, split in tqdm(files, desc=f"reading {root.name}", unit="file",
+                                   disable=None, file=sys.stderr):
+        native_id = path.relative_to(root).as_posix()
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable.append(native_id)
+            continue
+        records.append((native_id, text, label, split))
     if not records:
         raise BadInputError(f"{root}: no reviews found (expected train|test/pos|neg/*.txt)")
     raw = pd.DataFrame.from_records(records, columns=["native_id", "text", "label", "split"])

@@ -57,11 +57,18 @@ def content_sha256(*frames: pd.DataFrame) -> str:
     """sha256 over the rows of the frames (order-sensitive, list cells joined)."""
     digest = hashlib.sha256()
     for frame in frames:
-        flat = frame.apply(lambda col: col.str.join("|") if col.map(type).eq(list).any()
-                           else col)
+        flat = frame.apply(lambda col: col.str.join("|") if _holds_lists(col) else col)
         digest.update(",".join(map(str, flat.columns)).encode())
         digest.update(pd.util.hash_pandas_object(flat, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def _holds_lists(col: pd.Series) -> bool:
+    """True for a column of lists (items.genres); looks at one value, not every row."""
+    if col.dtype != object:
+        return False
+    values = col.dropna()
+    return not values.empty and isinstance(values.iloc[0], (list, tuple))
 
 
 def ingest_documents(con: duckdb.DuckDBPyConnection, documents: pd.DataFrame) -> IngestResult:
