@@ -19,8 +19,12 @@ MASK_TEXT = {"pad": "pad_token", "mask": "mask_token", "delete": None}
 
 def require_shap():
     """Import shap or explain how to get it (``pip install 'cleann[eval]'``)."""
+    import warnings
+
     try:
-        import shap
+        with warnings.catch_warnings():  # shap's colour maps use soon-deprecated matplotlib calls
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            import shap
     except ImportError:
         raise BadInputError("explainer 'shap' needs the optional package shap, which is not "
                             "installed: pip install 'cleann[eval]'") from None

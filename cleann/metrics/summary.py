@@ -43,4 +43,12 @@ def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
             "forward_passes": col("forward_passes").mean(),
             "backward_passes": col("backward_passes").mean(),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values("explainer", key=lambda c: c.map(_order), kind="stable",
+                                          ignore_index=True)
+
+
+def _order(name: str) -> tuple[int, str]:
+    """CLEANN first, then the baselines in registry order, per-head attention after the mean."""
+    known = ["cleann", "attention", "attention_best", "rollout", "gxi", "ig", "shap"]
+    base = "attention_best" if name.startswith("attention_h") else name
+    return (known.index(base) if base in known else len(known), name)

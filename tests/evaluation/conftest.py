@@ -41,3 +41,10 @@ def tiny_rec(tmp_path_factory):
 def tmp_home(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setenv("CLEANN_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def tiny_rec_path(tmp_path_factory):
+    from cleann.models.tiny import make_tiny_bert4rec
+
+    return make_tiny_bert4rec(tmp_path_factory.mktemp("recpath"), n_items=40, seed=2)
