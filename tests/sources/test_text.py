@@ -100,46 +100,23 @@ def test_parquet_with_id_and_split_columns(tmp_path):
     assert frame["source"][0] == "parquet:data.parquet"
 
 
-def test_missing_columns_named(tmp_path):
-    path = tmp_path / "x.csv"
-    path.write_text("body,stars\nhello,5\n")
-    with pytest.raises(BadInputError, match=r"x\.csv: missing column\(s\) \['text', 'label'\]"):
-        load_table(path)
-
-
-def test_empty_file(tmp_path):
-    path = tmp_path / "empty.csv"
-    path.write_text("")
-    with pytest.raises(BadInputError, match=r"empty\.csv: file is empty"):
-        load_table(path)
-
-
-def test_header_only_file(tmp_path):
-    path = tmp_path / "h.csv"
-    path.write_text("text,label\n")
-    with pytest.raises(BadInputError, match="no data rows"):
-        load_table(path)
-
-
-def test_undecodable_bytes_name_the_line(tmp_path):
-    path = tmp_path / "bad.csv"
-    path.write_bytes(b"text,label\ngood,1\nbad \xff\xfe bytes,0\n")
-    with pytest.raises(BadInputError, match=r"bad\.csv: line 3: bytes are not valid utf-8"):
-        load_table(path)
-
-
-def test_bad_label_names_the_line(tmp_path):
-    path = tmp_path / "lab.csv"
-    path.write_text("text,label\na,1\nb,0\nc,maybe\n")
-    with pytest.raises(BadInputError, match=r"lab\.csv: line 4: label 'maybe'"):
-        load_table(path)
-
-
-def test_duplicate_ids_rejected(tmp_path):
-    path = tmp_path / "dup.csv"
-    path.write_text("id,text,label\n7,a,1\n8,b,0\n7,c,1\n")
-    with pytest.raises(BadInputError, match=r"duplicate id '7' on lines \[2, 4\]"):
-        load_table(path, id_column="id")
+@pytest.mark.parametrize("name,content,kwargs,message", [
+    ("x.csv", b"body,stars\nhello,5\n", {}, r"x\.csv: missing column\(s\) \['text', 'label'\]"),
+    ("empty.csv", b"", {}, r"empty\.csv: file is empty"),
+    ("h.csv", b"text,label\n", {}, "no data rows"),
+    ("bad.csv", b"text,label\ngood,1\nbad \xff\xfe bytes,0\n", {},
+     r"bad\.csv: line 3: bytes are not valid utf-8"),
+    ("lab.csv", b"text,label\na,1\nb,0\nc,maybe\n", {}, r"lab\.csv: line 4: label 'maybe'"),
+    ("dup.csv", b"id,text,label\n7,a,1\n8,b,0\n7,c,1\n", {"id_column": "id"},
+     r"dup\.csv: duplicate id '7' on lines \[2, 4\]"),
+    ("sp.csv", b"text,label,s\na,1,train\nb,0,dev\n", {"split_column": "s"},
+     r"sp\.csv: line 3: split 'dev'"),
+])
+def test_bad_table_input_names_file_and_line(tmp_path, name, content, kwargs, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(BadInputError, match=message):
+        load_table(path, **kwargs)
 
 
 def test_missing_file():
