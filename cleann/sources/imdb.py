@@ -77,6 +77,9 @@ def _open_hf(name_or_path: str | Path):
     except FileNotFoundError as exc:
         raise BadInputError(f"{name_or_path}: dataset not found ({exc})") from None
     except ConnectionError as exc:
+        if "OfflineMode" in str(exc):  # a setting, not a flaky network: do not retry
+            raise BadInputError(f"{name_or_path}: HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set; "
+                                "pass a local dataset with --path instead") from None
         raise RegistryUnreachableError(
             f"{name_or_path}: could not reach the dataset hub ({exc})") from None
     except OSError as exc:

@@ -92,3 +92,10 @@ def test_aclimdb_missing_or_empty_folder(tmp_path):
         load_aclimdb(tmp_path / "nope")
     with pytest.raises(BadInputError, match="no reviews found"):
         load_aclimdb(tmp_path)
+
+
+def test_hub_id_in_offline_mode_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(BadInputError, match="pass a local dataset with --path"):
+        load_hf_imdb("stanfordnlp/imdb")
