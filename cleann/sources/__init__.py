@@ -1,0 +1,1 @@
+"""Corpus readers (IMDB-style text, MovieLens) and the pinned offline artifacts."""

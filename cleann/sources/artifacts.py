@@ -135,15 +135,12 @@ def pip_download(artifact: Artifact, dest_dir: Path) -> Path:
 
 
 def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (package files reach 90 MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def artifact_dir(name: str) -> Path:
-    return cleann_home() / "artifacts" / name
 
 
 def get_artifact(name: str) -> Artifact:

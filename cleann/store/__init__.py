@@ -1,0 +1,1 @@
+"""DuckDB store: connection + migrations, frame inserts, idempotent ingest, read-only SQL."""

@@ -72,7 +72,8 @@ def _holds_lists(col: pd.Series) -> bool:
 
 
 def ingest_documents(con: duckdb.DuckDBPyConnection, documents: pd.DataFrame) -> IngestResult:
-    """Insert a documents frame (one corpus) and record its source, in one transaction."""
+    """Insert a documents frame (one corpus) and record its source, in a transaction of
+    its own (call it outside any open transaction)."""
     corpus = _single_corpus(documents)
     counts = {"documents": len(documents)}
     return _ingest(con, corpus, documents.attrs.get("source", {}), counts,
