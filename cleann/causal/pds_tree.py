@@ -53,6 +53,16 @@ class PDSTree:
         self._levels: list[np.ndarray] = [np.zeros((1, self._words), dtype=np.uint64)]
         self._rows: list[list[int]] | None = None
 
+    def occurrence_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(node, depth, parent)`` per occurrence in BFS insertion order (np.intp; entry 0
+        is the root with parent -1; a parent always precedes its children). Read-only views."""
+        views = []
+        for arr in (self._node, self._depth, self._parent):
+            view = arr.view()
+            view.flags.writeable = False
+            views.append(view)
+        return views[0], views[1], views[2]
+
     def children(self, occ: int) -> range:
         return range(int(self._child_start[occ]), int(self._child_start[occ] + self._child_count[occ]))
 

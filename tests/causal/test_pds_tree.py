@@ -150,3 +150,14 @@ def test_growth_in_chunks_equals_one_pass(monkeypatch):
         got = tree.legal_subset_arrays(k)
         assert np.array_equal(got[0], sets) and np.array_equal(got[1], dist)
     assert max(calls) <= 64 and len(calls) > 2
+
+
+def test_occurrence_arrays_match_rows():
+    pag = PAG.from_rows(range(5), [(0, 1, "o", ">"), (1, 2, ">", "o"), (0, 2, "o", "o"), (2, 3, ">", ">")])
+    tree = build_pds_tree(pag, 0, 4)
+    node, depth, parent = tree.occurrence_arrays()
+    assert node[0] == 0 and depth[0] == 0 and parent[0] == -1
+    assert all(parent[k] < k and depth[k] == depth[parent[k]] + 1 for k in range(1, len(node)))
+    assert sorted(zip(node.tolist(), depth.tolist())) == sorted((r[0], r[1]) for r in tree.rows)
+    with pytest.raises(ValueError):
+        node[0] = 7
