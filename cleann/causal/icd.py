@@ -29,7 +29,7 @@ from cleann.causal.orientation import (
     possible_ancestors,
     possible_parent_matrix,
 )
-from cleann.causal.icd_candidates import legal_subsets_within
+from cleann.causal.icd_candidates import depth2_pairs, legal_subsets_within
 from cleann.causal.pag import PAG
 from cleann.causal.pds_tree import PDSTree, build_pds_tree
 from cleann.errors import BadInputError
@@ -134,6 +134,14 @@ class _Candidates:
             self._anc = None
         self.pp[u, v] = self.pp[v, u] = False
 
+    def _subsets(self, root: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        marks = self.pag.marks
+        if not (allowed & (marks[root] != 0)).any():  # a legal set needs an allowed depth-1 member
+            return np.zeros((0, self.r), dtype=np.intp), np.zeros(0, dtype=np.int64)
+        if self.r == 2:  # read off the marks: no tree to rebuild after every deletion
+            return depth2_pairs(marks, root, allowed)
+        return legal_subsets_within(self.tree(root), self.r, allowed)
+
     def for_pair(self, i: int, j: int) -> np.ndarray:
         """Candidate conditioning sets for the pair, in test order, de-duplicated."""
         anc = self.ancestors()
@@ -141,11 +149,8 @@ class _Candidates:
         allowed[[i, j]] = False
         if np.count_nonzero(allowed) < self.r:
             return np.zeros((0, self.r), dtype=np.intp)
-        marks = self.pag.marks
-        none = (np.zeros((0, self.r), dtype=np.intp), np.zeros(0, dtype=np.int64))
-        # a legal set needs an allowed depth-1 member: skip building trees that cannot give one
-        si, di = legal_subsets_within(self.tree(i), self.r, allowed) if (allowed & (marks[i] != 0)).any() else none
-        sj, dj = legal_subsets_within(self.tree(j), self.r, allowed) if (allowed & (marks[j] != 0)).any() else none
+        si, di = self._subsets(i, allowed)
+        sj, dj = self._subsets(j, allowed)
         if len(sj) == 0 or len(si) == 0:
             return si if len(sj) == 0 else sj
         sets = np.concatenate([si, sj])

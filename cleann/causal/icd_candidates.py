@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cleann.causal.pag import ARROW
 from cleann.causal.pds_tree import PDSTree
 
 
@@ -50,39 +51,111 @@ def legal_subsets_within(tree: PDSTree, k: int, allowed: np.ndarray) -> tuple[np
     labels = np.unique(node[kept])
     if len(labels) < k:
         return empty
-    bit_of = {int(v): b for b, v in enumerate(labels.tolist())}
-    children: dict[int, list[int]] = {}
-    occ_bit: dict[int, int] = {}
-    for t, v, par in zip(kept.tolist(), node[kept].tolist(), parent[kept].tolist()):
-        children.setdefault(par, []).append(t)
-        occ_bit[t] = 1 << bit_of[v]
-
-    level = {0}
-    for _ in range(k):
-        nxt: set[int] = set()
-        for members in level:
-            addable = 0
-            stack = list(children.get(0, ()))
-            while stack:
-                occ = stack.pop()
-                bit = occ_bit[occ]
-                if members & bit:
-                    stack.extend(children.get(occ, ()))
-                else:
-                    addable |= bit
-            while addable:
-                low = addable & -addable
-                nxt.add(members | low)
-                addable ^= low
-        level = nxt
-        if not level:
-            return empty
-
-    masks = np.array(list(level), dtype=object)
-    member = np.array([[(m >> b) & 1 for b in range(len(labels))] for m in masks.tolist()], dtype=bool)
-    sets = np.broadcast_to(labels, member.shape)[member].reshape(len(member), k)  # ascending per row
+    lab = np.searchsorted(labels, node[kept])  # kept occurrence -> label column
+    if k == 2:
+        members = _pairs(lab, kept, parent, depth, len(labels))
+    else:
+        members = _grow_levels(lab, kept, parent, depth, len(labels), k)
+    if len(members) == 0:
+        return empty
+    sets = np.broadcast_to(labels, members.shape)[members].reshape(len(members), k)  # ascending per row
     min_depth = tree.min_depth
     depth_of = np.array([min_depth[int(v)] for v in labels.tolist()], dtype=np.int64)
-    dist = member.astype(np.int64) @ depth_of
+    dist = members.astype(np.int64) @ depth_of
     order = np.lexsort([sets[:, c] for c in range(k - 1, -1, -1)] + [dist])
     return sets[order], dist[order]
+
+
+def _pairs(lab: np.ndarray, kept: np.ndarray, parent: np.ndarray, depth: np.ndarray, n_labels: int) -> np.ndarray:
+    """Legal sets of size 2 directly: two depth-1 labels, or a depth-1 label and a label
+    hanging off one of its depth-1 occurrences (the only chains a pair can hold)."""
+    kd = depth[kept]
+    first = np.zeros(n_labels, dtype=bool)
+    first[lab[kd == 1]] = True
+    legal = first[:, None] & first[None, :]
+    pos = np.full(len(parent), -1, dtype=np.intp)
+    pos[kept] = np.arange(len(kept))
+    at = np.flatnonzero(kd == 2)
+    a, b = lab[pos[parent[kept[at]]]], lab[at]
+    legal[a, b] = True
+    legal[b, a] = True
+    rows, cols = np.nonzero(np.triu(legal, 1))
+    members = np.zeros((len(rows), n_labels), dtype=bool)
+    members[np.arange(len(rows)), rows] = True
+    members[np.arange(len(rows)), cols] = True
+    return members
+
+
+_CHUNK = 4096  # sets per vectorised growth step (bounds the sets x occurrences matrix)
+
+
+def _grow_levels(
+    lab: np.ndarray, kept: np.ndarray, parent: np.ndarray, depth: np.ndarray, n_labels: int, k: int
+) -> np.ndarray:
+    """Legal sets of size k as boolean rows over labels, unique, grown level by level.
+
+    An occurrence t can be added to a legal set S iff every label on its chain (its
+    ancestors, root excluded) is in S: ``chain[t] ⊆ S``, tested for all (S, t) at once
+    as ``(~S) @ chain.T == 0``. Every legal set of size k+1 minus its member reached
+    deepest is legal, so growth from size 0 reaches all of them.
+    """
+    n_occ = len(kept)
+    pos = np.full(len(parent), -1, dtype=np.intp)
+    pos[kept] = np.arange(n_occ)
+    chain = np.zeros((n_occ, n_labels), dtype=bool)
+    kd = depth[kept]
+    for d in range(2, int(kd.max()) + 1):  # parents are one level up and already filled
+        at = np.flatnonzero(kd == d)
+        par = pos[parent[kept[at]]]
+        chain[at] = chain[par]
+        chain[at, lab[par]] = True
+    chain_t = chain.T.astype(np.float32)
+    onehot = np.zeros((n_occ, n_labels), dtype=np.float32)
+    onehot[np.arange(n_occ), lab] = 1.0
+
+    level = np.zeros((1, n_labels), dtype=bool)
+    for _ in range(k):
+        grown = []
+        for start in range(0, len(level), _CHUNK):
+            sets = level[start:start + _CHUNK]
+            ready = ((~sets).astype(np.float32) @ chain_t) < 0.5  # (sets, occurrences)
+            addable = ((ready.astype(np.float32) @ onehot) > 0.5) & ~sets
+            rows, cols = np.nonzero(addable)
+            new = sets[rows]
+            new[np.arange(len(rows)), cols] = True
+            grown.append(new)
+        level = np.concatenate(grown) if grown else level[:0]
+        if len(level) == 0:
+            return level
+        packed = np.packbits(level, axis=1)
+        _, first = np.unique(packed, axis=0, return_index=True)
+        level = level[np.sort(first)]
+    return level
+
+
+def depth2_pairs(marks: np.ndarray, root: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``legal_subsets_within(build_pds_tree(pag, root, 2), 2, allowed)`` without the tree.
+
+    Why: at r = 2 every deletion can change every tree, so trees would be rebuilt
+    constantly; the depth-2 tree is simple enough to read off the marks. With N the
+    root's neighbours: depth-1 occurrences are N; a depth-1 node a is expanded over
+    its remaining skeleton edges, where an edge a-w with w in N, w < a was consumed by
+    w's earlier expansion, and w passes the possible-collider test (root, a, w) iff
+    root ~ w or both a-root and a-w carry an arrowhead at a. Hence the legal pairs are
+    {a, b} ⊆ N, and {a, w} with w ∉ N, a ~ w, ``root *-> a <-* w`` -- each within
+    ``allowed``. Minimal depth is 1 on N and 2 elsewhere.
+    """
+    adj = marks != 0
+    first = adj[root] & allowed
+    first[root] = False
+    legal = first[:, None] & first[None, :]
+    second = allowed & ~adj[root]
+    second[root] = False
+    into = (marks[:, root] == ARROW)[:, None] & (marks == ARROW)  # arrowheads at a on a-root and a-w
+    legal |= first[:, None] & second[None, :] & into
+    legal = legal | legal.T
+    rows, cols = np.nonzero(np.triu(legal, 1))
+    dist = np.where(adj[root, rows], 1, 2) + np.where(adj[root, cols], 1, 2)
+    sets = np.stack([rows, cols], axis=1).astype(np.intp)
+    order = np.lexsort([cols, rows, dist])
+    return sets[order], dist[order].astype(np.int64)
