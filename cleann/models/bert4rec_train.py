@@ -34,7 +34,8 @@ class RecTrainConfig:
     dropout: float = 0.2
     mask_prob: float = 0.2
     epochs: int = 200
-    batch_size: int = 64
+    max_train_minutes: float = 22.0  # wall-clock budget (the machine may be shared)
+    batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.01
     eval_every: int = 10
@@ -42,7 +43,7 @@ class RecTrainConfig:
     negatives: str = "popularity"
     num_negatives: int = 100
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
 
 
 def cloze_batch(seqs: list[np.ndarray], mask_id: int, max_len: int, mask_prob: float,
@@ -124,7 +125,8 @@ def train_bert4rec(split: LeaveOneOut, cfg: RecTrainConfig,
             loss.backward()
             opt.step()
             total += float(loss.detach())
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+        out_of_time = time.perf_counter() - started > cfg.max_train_minutes * 60
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or out_of_time:
             val = evaluate(rec, split, "valid", cfg.negatives, cfg.num_negatives, cfg.seed)
             score = val["model"]["NDCG@10"]
             history.append({"epoch": epoch, "loss": total, "valid": val["model"]})
@@ -137,6 +139,9 @@ def train_bert4rec(split: LeaveOneOut, cfg: RecTrainConfig,
                 waited += 1
                 if waited >= cfg.patience:
                     break
+        if out_of_time:
+            log(f"stopping after epoch {epoch}: time budget of {cfg.max_train_minutes} min")
+            break
     if best_state is not None:
         rec.model.load_state_dict(best_state)
     rec.model.eval()
