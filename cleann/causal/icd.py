@@ -29,7 +29,7 @@ from cleann.causal.orientation import (
     possible_ancestors,
     possible_parent_matrix,
 )
-from cleann.causal.icd_candidates import depth2_pairs, legal_subsets_within
+from cleann.causal.icd_candidates import depth2_pairs, first_unique_rows, legal_subsets_within
 from cleann.causal.pag import PAG
 from cleann.causal.pds_tree import PDSTree, build_pds_tree
 from cleann.errors import BadInputError
@@ -156,10 +156,8 @@ class _Candidates:
         sets = np.concatenate([si, sj])
         order = np.argsort(np.concatenate([di, dj]), kind="stable")
         sets = sets[order]
-        _, first = np.unique(sets, axis=0, return_index=True)
-        if len(first) < len(sets):
-            sets = sets[np.sort(first)]
-        return sets
+        first = first_unique_rows(sets)
+        return sets[first] if len(first) < len(sets) else sets
 
 
 def _reset_and_orient(pag: PAG, nodes: np.ndarray, sepsets: Sepsets, batches: Iterable[tuple[int, ...]]) -> None:

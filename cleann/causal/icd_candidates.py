@@ -66,6 +66,16 @@ def legal_subsets_within(tree: PDSTree, k: int, allowed: np.ndarray) -> tuple[np
     return sets[order], dist[order]
 
 
+def first_unique_rows(rows: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct row, ascending (order kept)."""
+    rows = np.ascontiguousarray(rows)
+    if len(rows) <= 1:
+        return np.arange(len(rows))
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first = np.unique(keys, return_index=True)
+    return np.sort(first)
+
+
 def _pairs(lab: np.ndarray, kept: np.ndarray, parent: np.ndarray, depth: np.ndarray, n_labels: int) -> np.ndarray:
     """Legal sets of size 2 directly: two depth-1 labels, or a depth-1 label and a label
     hanging off one of its depth-1 occurrences (the only chains a pair can hold)."""
@@ -127,9 +137,7 @@ def _grow_levels(
         level = np.concatenate(grown) if grown else level[:0]
         if len(level) == 0:
             return level
-        packed = np.packbits(level, axis=1)
-        _, first = np.unique(packed, axis=0, return_index=True)
-        level = level[np.sort(first)]
+        level = level[first_unique_rows(np.packbits(level, axis=1))]
     return level
 
 
