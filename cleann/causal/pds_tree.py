@@ -13,7 +13,6 @@ depth-1 children are added before any depth check, so a depth limit of 0 acts as
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -218,8 +217,17 @@ class PDSTree:
 
 
 def build_pds_tree(pag: PAG, root: int, max_depth: int) -> PDSTree:
-    """The PDS tree of ``pag`` rooted at ``root`` with depth limit ``max_depth``."""
+    """The PDS tree of ``pag`` rooted at ``root`` with depth limit ``max_depth``.
+
+    The reference pops one (previous, current) pair at a time; we process a whole BFS
+    layer at once with the same result. Within a layer the pops only interact through
+    the skeleton edges they consume, the collider test reads the fixed PAG, and a pop
+    sees S minus what earlier pops consumed, so an edge goes to the *earliest* pop (FIFO
+    order) for which it is a candidate, from either end. Children keep pop order, then
+    ascending node order, exactly as the queue would insert them.
+    """
     marks = pag.marks
+    n = marks.shape[0]
     adj = marks != 0
     arrow = marks == ARROW
     skel = adj.copy()
@@ -227,33 +235,37 @@ def build_pds_tree(pag: PAG, root: int, max_depth: int) -> PDSTree:
     skel[:, root] = False
 
     first = np.flatnonzero(adj[root])
-    node, depth, parent = [root, *first.tolist()], [0] + [1] * len(first), [-1] + [0] * len(first)
-    child_start, child_count = [1] + [0] * len(first), [len(first)] + [0] * len(first)
-    queue = deque(zip([root] * len(first), first.tolist(), range(1, len(first) + 1)))  # (prev, cur, occurrence)
-    while queue:
-        u, v, occ = queue.popleft()
-        d = depth[occ]
-        if d >= max_depth:
-            continue
-        # possible collider (u, v, w): u, w adjacent, or arrowheads at v on both edges
-        ok = adj[u] | arrow[v] if arrow[v, u] else adj[u].copy()
-        ok &= skel[v]
-        ok[u] = False
-        ws = np.flatnonzero(ok)
-        if not ws.size:
-            continue
-        skel[v, ws] = False
-        skel[ws, v] = False
-        start, count = len(node), len(ws)
-        child_start[occ], child_count[occ] = start, count
-        node.extend(ws.tolist())
-        depth.extend([d + 1] * count)
-        parent.extend([occ] * count)
-        child_start.extend([0] * count)
-        child_count.extend([0] * count)
-        queue.extend(zip([v] * count, node[start:], range(start, start + count)))
-    return PDSTree(
-        root=root, _node=np.array(node, dtype=np.intp), _depth=np.array(depth, dtype=np.intp),
-        _parent=np.array(parent, dtype=np.intp), _child_start=np.array(child_start, dtype=np.intp),
-        _child_count=np.array(child_count, dtype=np.intp),
-    )
+    nodes, depths, parents = [np.array([root], dtype=np.intp), first], [np.zeros(1, np.intp)], [np.array([-1])]
+    depths.append(np.ones(len(first), dtype=np.intp))
+    parents.append(np.zeros(len(first), dtype=np.intp))
+    layer_occ = np.arange(1, len(first) + 1)  # occurrences of the current layer, in pop order
+    layer_prev = np.full(len(first), root)  # the "previous" node of each pop
+    size, depth = 1 + len(first), 1
+    while len(layer_occ) and depth < max_depth:
+        cur = nodes[-1]
+        # possible collider (prev, cur, w): prev and w adjacent, or arrowheads at cur on both edges
+        cand = adj[layer_prev] | (arrow[cur, layer_prev][:, None] & arrow[cur])
+        cand &= skel[cur]
+        cand[np.arange(len(cur)), layer_prev] = False
+        pop, w = np.nonzero(cand)  # row-major: pop order, then ascending w
+        if not len(pop):
+            break
+        v = cur[pop]
+        key = np.minimum(v, w) * n + np.maximum(v, w)
+        claimed = np.sort(np.unique(key, return_index=True)[1])  # earliest pop wins each edge
+        pop, w, v = pop[claimed], w[claimed], v[claimed]
+        skel[v, w] = False
+        skel[w, v] = False
+        nodes.append(w)
+        depths.append(np.full(len(w), depth + 1, dtype=np.intp))
+        parents.append(layer_occ[pop])
+        layer_prev = v
+        layer_occ = np.arange(size, size + len(w))
+        size += len(w)
+        depth += 1
+    node = np.concatenate(nodes).astype(np.intp)
+    parent = np.concatenate(parents).astype(np.intp)
+    count = np.bincount(parent[1:], minlength=size)
+    start = np.searchsorted(parent[1:], np.arange(size)) + 1  # parents ascend in BFS order
+    return PDSTree(root=root, _node=node, _depth=np.concatenate(depths), _parent=parent,
+                   _child_start=start, _child_count=count)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleann.causal.golden import golden_pag, load_cases
-from cleann.causal.pag import PAG
+from cleann.causal.pag import ARROW, PAG
 from cleann.causal.pds_tree import build_pds_tree
 from conftest import GOLDEN_DIR
 
@@ -58,6 +58,57 @@ def random_pags(draw):
             mi, mj = rng.choice(["o", ">", "-"], size=2)
             rows.append((i, j, str(mi), str(mj)))
     return PAG.from_rows(range(n), rows), draw(st.integers(0, n - 1)), draw(st.integers(0, n))
+
+
+def fifo_tree_rows(pag: PAG, root: int, max_depth: int) -> list[list[int]]:
+    """FORMAT §8.1 literally: one (prev, cur) pop at a time; pre-order rows."""
+    from collections import deque
+
+    n = pag.size
+    skel = {(a, b) for a in range(n) for b in range(n) if pag.adjacent(a, b) and root not in (a, b)}
+    occ = [(root, 0, -1)]  # (node, depth, parent occurrence)
+    children: dict[int, list[int]] = {0: []}
+    queue = deque()
+    for w in pag.neighbors(root).tolist():
+        occ.append((w, 1, 0)); children[0].append(len(occ) - 1); children[len(occ) - 1] = []  # noqa: E702
+        queue.append((root, w, len(occ) - 1))
+    while queue:
+        u, v, o = queue.popleft()
+        if occ[o][1] >= max_depth:
+            continue
+        for w in sorted(b for a, b in skel if a == v):
+            collider = pag.mark(v, u) == ARROW and pag.mark(v, w) == ARROW
+            if w != u and pag.adjacent(u, v) and pag.adjacent(v, w) and (pag.adjacent(u, w) or collider):
+                skel -= {(v, w), (w, v)}
+                occ.append((w, occ[o][1] + 1, o)); children[o].append(len(occ) - 1); children[len(occ) - 1] = []  # noqa: E702
+                queue.append((v, w, len(occ) - 1))
+    rows, row_of, stack = [], {-1: -1}, [0]
+    while stack:
+        o = stack.pop()
+        row_of[o] = len(rows)
+        rows.append([occ[o][0], occ[o][1], row_of[occ[o][2]]])
+        stack.extend(reversed(children[o]))
+    return rows
+
+
+@st.composite
+def arrow_heavy_pags(draw):
+    n = draw(st.integers(2, 16))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    density, p_arrow = draw(st.floats(0.1, 0.9)), draw(st.floats(0.0, 1.0))
+    rows = []
+    for i, j in combinations(range(n), 2):
+        if rng.random() < density:
+            mi, mj = (">" if rng.random() < p_arrow else str(rng.choice(["o", "-"])) for _ in range(2))
+            rows.append((i, j, mi, mj))
+    return PAG.from_rows(range(n), rows), draw(st.integers(0, n - 1)), draw(st.integers(0, n))
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrow_heavy_pags())
+def test_layered_build_equals_one_pop_at_a_time(args):
+    pag, root, depth = args
+    assert build_pds_tree(pag, root, depth).rows == fifo_tree_rows(pag, root, depth)
 
 
 @settings(max_examples=150, deadline=None)
