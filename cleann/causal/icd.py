@@ -6,13 +6,15 @@ r >= 2 candidates the legal size-r subsets of the depth-r PDS trees of i then j 
 with i or j, or with a member that is a possible ancestor of neither, dropped; stably
 sorted by dist sum), and the orientation schedule R0 / R1-R4 / R5-R7 / R8-R10.
 
-Why it is fast: r = 0 is one vectorised batch; each pair's candidate sets are tested in
-vectorised chunks with early exit; PDS trees, their legal subsets and the
-possible-ancestor closure are cached and rebuilt only when a deletion can change them
-(a tree only when the deleted edge touches one of its nodes, the closure only when
-the deleted edge was a possibly-directed arc). A (pair, set) is never tested twice
-within ICD (sizes differ between iterations and candidate lists are de-duplicated),
-so no result cache is needed on the hot path.
+Why it is fast: r = 0 is one vectorised batch; at r = 1 the decisions (i, j | z) for
+all j, z come from one closed-form slab per i; at r >= 2 each pair's candidate sets are
+enumerated only among allowed nodes (icd_candidates) and tested in vectorised chunks
+with early exit. PDS trees (r >= 3) and the possible-ancestor closure are cached and
+rebuilt only when a deletion can change them (a tree when the deleted edge touches one
+of its nodes, the closure when the edge was a possibly-directed arc). A (pair, set) is
+never tested twice within ICD (sizes differ between iterations and candidate lists are
+de-duplicated), so no result cache is needed on the hot path. Any other ``ci_test``
+gets the same semantics one ``independent`` call at a time.
 """
 from __future__ import annotations
 
@@ -40,7 +42,9 @@ Sepsets = dict[tuple[int, int], tuple[int, ...]]
 @dataclass
 class ICDResult:
     """The learned PAG, the separating set of every deleted pair ``(i < j)``, the number
-    of CI statistics computed, and how many ICD iterations (r = 0, 1, ...) ran."""
+    of CI statistics a one-at-a-time scan computes (the reference's ``ci_tests``; the
+    vectorised paths may evaluate more, see ``FisherZTest.n_computed``) in total and
+    per conditioning size, and how many ICD iterations (r = 0, 1, ...) ran."""
 
     pag: PAG
     sepsets: Sepsets
@@ -60,6 +64,7 @@ class _Tester:
         self.fast = hasattr(ci_test, "first_independent_rows") and hasattr(ci_test, "independent_many")
         self.calls = 0
         self.by_size: list[int] = []
+        self._start = (int(getattr(ci_test, "n_tests", 0)), list(getattr(ci_test, "n_tests_by_size", [])))
 
     def _count(self, k: int, n: int) -> None:
         self.calls += n
@@ -92,8 +97,13 @@ class _Tester:
         return -1
 
     def totals(self) -> tuple[int, list[int]]:
-        if self.fast:
-            return int(getattr(self.ci, "n_tests", 0)), list(getattr(self.ci, "n_tests_by_size", []))
+        if self.fast:  # this run's share of the test's counters
+            total, by_size = self._start
+            now = list(self.ci.n_tests_by_size)
+            delta = [n - (by_size[k] if k < len(by_size) else 0) for k, n in enumerate(now)]
+            while delta and delta[-1] == 0:
+                delta.pop()
+            return int(self.ci.n_tests) - total, delta
         return self.calls, self.by_size
 
 
