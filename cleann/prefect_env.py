@@ -7,6 +7,7 @@ to ~/.prefect and try to send analytics. Call this before importing prefect.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from cleann.config import cleann_home
 
@@ -19,7 +20,9 @@ def configure_prefect_env() -> None:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_LOGGING_LEVEL": "WARNING",
-        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "0"),
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    # Prefect creates PREFECT_HOME itself but not its parents; on a fresh machine the
+    # temporary server then fails to start (seen as a 90 s start-up timeout).
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
