@@ -71,6 +71,24 @@ def cloze_batch(seqs: list[np.ndarray], mask_id: int, max_len: int, mask_prob: f
     return batch
 
 
+def length_bucketed_batches(seqs: list[np.ndarray], batch_size: int,
+                            rng: np.random.Generator, window: int = 8) -> list[np.ndarray]:
+    """Shuffled batches of similar-length sequences (less padding, ~2x faster on ml-100k).
+
+    Users are shuffled, sorted by length within windows of ``window`` batches, cut into
+    batches, and the batches shuffled again: still random, but rarely padded to 200.
+    """
+    order = rng.permutation(len(seqs))
+    lengths = np.array([len(s) for s in seqs])
+    span = batch_size * window
+    batches = []
+    for start in range(0, len(order), span):
+        block = order[start:start + span]
+        block = block[np.argsort(lengths[block], kind="stable")]
+        batches += [block[i:i + batch_size] for i in range(0, len(block), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def item_counts(seqs: list[np.ndarray], n_items: int) -> np.ndarray:
     """Interaction count per internal index (index 0 unused)."""
     return np.bincount(np.concatenate(seqs), minlength=n_items + 2)[: n_items + 1]
@@ -112,11 +130,10 @@ def train_bert4rec(split: LeaveOneOut, cfg: RecTrainConfig,
     started = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         rec.model.train()
-        order = rng.permutation(len(train))
         total = 0.0
-        for start in range(0, len(order), cfg.batch_size):
-            batch = cloze_batch([train[i] for i in order[start:start + cfg.batch_size]],
-                                rec.mask_id, cfg.max_len, cfg.mask_prob, rng)
+        for idx in length_bucketed_batches(train, cfg.batch_size, rng):
+            batch = cloze_batch([train[i] for i in idx], rec.mask_id, cfg.max_len,
+                                cfg.mask_prob, rng)
             labels = batch.pop("labels")
             rows, cols = torch.nonzero(labels >= 0, as_tuple=True)
             logits = head_logits(rec, batch, rows, cols)

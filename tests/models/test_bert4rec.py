@@ -117,3 +117,15 @@ def test_training_learns_a_deterministic_pattern(tmp_path):
     result = evaluate(rec, split, "test", num_negatives=5)
     assert result["model"]["HR@1"] > 0.8 > 0.5 > result["popularity"]["HR@1"]
     assert report["best_epoch"] in (20, 40, 60, 80)
+
+
+def test_length_bucketed_batches_cover_every_user_once():
+    from cleann.models.bert4rec_train import length_bucketed_batches
+
+    seqs = [np.arange(n) for n in np.random.default_rng(0).integers(3, 200, size=101)]
+    batches = length_bucketed_batches(seqs, 8, np.random.default_rng(1), window=4)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(101))
+    assert max(len(b) for b in batches) == 8
+    spread = np.mean([np.ptp([len(seqs[i]) for i in b]) for b in batches])
+    assert spread < 100  # similar lengths within a batch

@@ -1,0 +1,57 @@
+"""`cleann model eval sentiment|bert4rec`: held-out metrics, JSON on the last line."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("model", help="inspect and evaluate models")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    ev = sub.add_parser("eval", help="held-out metrics of a model (JSON on the last line)")
+    which = ev.add_subparsers(dest="model", metavar="MODEL")
+    which.required = True
+    sent = which.add_parser("sentiment", help="accuracy per corpus on the test splits")
+    sent.add_argument("--model", dest="model_path", default=None,
+                      help="checkpoint folder or hub id (default: the trained default)")
+    sent.add_argument("--max-length", type=int, default=512)
+    sent.add_argument("--corpus", action="append", default=None,
+                      help="offline corpus to score (repeatable; default all three)")
+    rec = which.add_parser("bert4rec", help="HR/NDCG/MRR vs a popularity baseline")
+    rec.add_argument("--model", dest="model_path", default=None, help="BERT4Rec folder (default: trained default)")
+    rec.add_argument("--ml1m", default=None, metavar="PATH", help="evaluate on ml-1m")
+    rec.add_argument("--negatives", choices=["popularity", "uniform", "both"], default="both",
+                     help="how the 100 negatives are sampled (paper: popularity)")
+    rec.add_argument("--seed", type=int, default=0)
+    for p in (sent, rec):
+        p.add_argument("--json", action="store_true", help="print only the JSON line")
+    parser.set_defaults(handler=run)
+
+
+def _table(result: dict) -> str:
+    if "per_corpus" in result:
+        rows = [f"{c:<20} {v['accuracy']:.4f}  (n={v['n']})"
+                for c, v in result["per_corpus"].items()]
+        return "\n".join(rows + [f"{'all':<20} {result['accuracy']:.4f}  (n={result['n']})"])
+    keys = ["HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR"]
+    rows = [f"{'negatives':<11} {'scorer':<11} " + " ".join(f"{k:>8}" for k in keys)]
+    for how, r in result["results"].items():
+        for name, m in r.items():
+            rows.append(f"{how:<11} {name:<11} " + " ".join(f"{m[k]:>8.4f}" for k in keys))
+    return "\n".join(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cleann.models.evaluation import eval_bert4rec, eval_sentiment
+
+    if args.model == "sentiment":
+        result = eval_sentiment(args.model_path, corpora=args.corpus,
+                                max_length=args.max_length)
+    else:
+        negatives = ("popularity", "uniform") if args.negatives == "both" else (args.negatives,)
+        result = eval_bert4rec(args.model_path, args.ml1m, negatives, seed=args.seed)
+    if not args.json:
+        print(_table(result))
+    print(json.dumps(result))
+    return 0

@@ -1,0 +1,45 @@
+"""`cleann train sentiment|bert4rec`: build the embedded default models (Prefect flows)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train the embedded default models (once; cached)",
+        description="Fine-tune MiniLM into the default sentiment classifier, or train "
+                    "BERT4Rec on MovieLens, into $CLEANN_HOME/models. Later runs reuse the "
+                    "cached model; --force retrains.")
+    sub = parser.add_subparsers(dest="model", metavar="MODEL")
+    sub.required = True
+    sent = sub.add_parser("sentiment", help="fine-tune MiniLM on the offline review corpora")
+    sent.add_argument("--max-minutes", type=float, default=None,
+                      help="training wall-clock budget (default 14)")
+    rec = sub.add_parser("bert4rec", help="train BERT4Rec on ml-100k (or ml-1m with --ml1m)")
+    rec.add_argument("--ml1m", default=None, metavar="PATH",
+                     help="GroupLens ml-1m.zip or folder (default: offline ml-100k)")
+    rec.add_argument("--max-minutes", type=float, default=None,
+                     help="training wall-clock budget (default 22)")
+    rec.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 200)")
+    for p in (sent, rec):
+        p.add_argument("--force", action="store_true", help="retrain even if cached")
+        p.add_argument("--json", action="store_true", help="print only the JSON summary")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cleann.cli.ingest import prepare_prefect_home
+
+    prepare_prefect_home()
+    from cleann.flows.train import train_bert4rec, train_sentiment
+
+    if args.model == "sentiment":
+        result = train_sentiment(force=args.force, max_minutes=args.max_minutes)
+    else:
+        result = train_bert4rec(force=args.force, ml1m_path=args.ml1m,
+                                max_minutes=args.max_minutes, epochs=args.epochs)
+    if not args.json:
+        print(f"model: {result['path']}")
+    print(json.dumps(result))
+    return 0
