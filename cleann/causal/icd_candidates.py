@@ -153,17 +153,17 @@ def depth2_pairs(marks: np.ndarray, root: int, allowed: np.ndarray) -> tuple[np.
     {a, b} ⊆ N, and {a, w} with w ∉ N, a ~ w, ``root *-> a <-* w`` -- each within
     ``allowed``. Minimal depth is 1 on N and 2 elsewhere.
     """
-    adj = marks != 0
-    first = adj[root] & allowed
-    first[root] = False
-    legal = first[:, None] & first[None, :]
-    second = allowed & ~adj[root]
+    first = np.flatnonzero((marks[root] != 0) & allowed)
+    first = first[first != root]
+    ii, jj = np.triu_indices(len(first), 1)
+    both = np.stack([first[ii], first[jj]], axis=1)  # dist 1 + 1, already lexicographic
+    second = allowed & (marks[root] == 0)
     second[root] = False
-    into = (marks[:, root] == ARROW)[:, None] & (marks == ARROW)  # arrowheads at a on a-root and a-w
-    legal |= first[:, None] & second[None, :] & into
-    legal = legal | legal.T
-    rows, cols = np.nonzero(np.triu(legal, 1))
-    dist = np.where(adj[root, rows], 1, 2) + np.where(adj[root, cols], 1, 2)
-    sets = np.stack([rows, cols], axis=1).astype(np.intp)
-    order = np.lexsort([cols, rows, dist])
-    return sets[order], dist[order].astype(np.int64)
+    into = (marks[first, root] == ARROW)[:, None] & (marks[first] == ARROW) & second[None, :]
+    a, w = np.nonzero(into)
+    a = first[a]
+    mixed = np.stack([np.minimum(a, w), np.maximum(a, w)], axis=1)  # dist 1 + 2
+    mixed = mixed[np.lexsort([mixed[:, 1], mixed[:, 0]])]
+    sets = np.concatenate([both, mixed]).astype(np.intp)
+    dist = np.concatenate([np.full(len(both), 2), np.full(len(mixed), 3)]).astype(np.int64)
+    return sets, dist
