@@ -34,20 +34,31 @@ def default_explainer() -> Explainer:
 
 
 class TimedTester:
-    """Wraps the model's batched tester: node sets -> token positions, and times the calls."""
+    """Wraps the model's batched tester for one head: node sets -> token positions, timing,
+    and a verdict cache shared by all heads of the sample.
 
-    def __init__(self, tester: Callable, to_positions: Callable[[tuple[int, ...]], tuple[int, ...]]):
+    Why the cache: a verdict depends only on the sample and the removed positions, and
+    different heads propose many of the same sets (the target's direct neighbours), so
+    each distinct set costs one forward-pass slot per sample instead of one per head.
+    """
+
+    def __init__(self, tester: Callable, to_positions: Callable[[tuple[int, ...]], tuple[int, ...]],
+                 cache: dict[tuple[int, ...], bool] | None = None):
         self.tester = tester
         self.to_positions = to_positions
+        self.cache = {} if cache is None else cache
         self.seconds = 0.0
         self.calls = 0
 
     def __call__(self, candidates: list[tuple[int, ...]]) -> list[bool]:
         t0 = time.perf_counter()
-        verdicts = list(self.tester([self.to_positions(c) for c in candidates]))
+        positions = [self.to_positions(c) for c in candidates]
+        new = list(dict.fromkeys(p for p in positions if p not in self.cache))
+        if new:
+            self.cache.update(zip(new, (bool(v) for v in self.tester(new))))
         self.seconds += time.perf_counter() - t0
         self.calls += len(candidates)
-        return verdicts
+        return [self.cache[p] for p in positions]
 
 
 def accepted_detail(tester: Any, positions: tuple[int, ...]) -> tuple[int | None, int | None]:
@@ -71,9 +82,10 @@ def explain_view(
 ) -> list[HeadOutcome]:
     """All requested heads of one sample."""
     outcomes = []
+    verdicts: dict[tuple[int, ...], bool] = {}
     for head, matrix in head_matrices(view.attention, params.heads):
         plan = plan_nodes(matrix, view.target, params.nodes, view.word_ids)
-        timed = TimedTester(tester, plan.to_positions)
+        timed = TimedTester(tester, plan.to_positions, verdicts)
         t0 = time.perf_counter()
         exp = explainer(
             plan.attention, plan.target, timed, nodes=plan.nodes, num_samples=num_samples,
