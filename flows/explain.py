@@ -8,11 +8,13 @@ transaction), so workers never open the database and analysts can query between 
 """
 from __future__ import annotations
 
+import sys
 import time
 
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
+from tqdm import tqdm
 
 from cleann.pipeline.driver import RunPlan, finish, params_from_kwargs, plan_run
 from cleann.pipeline.loader import load_ready
@@ -31,13 +33,16 @@ def explain_batches(
     staging = Staging(staging_root, run_id)
     futures = [explain_batch.submit(staging_root, run_id, b, params_json, model_path) for b in batch_ids]
     failed = 0
+    bar = tqdm(total=len(futures), desc=f"explain {run_id}", unit="batch", disable=not sys.stderr.isatty())
     for fut in as_completed(futures):
+        bar.update(1)
         try:
             fut.result()
         except Exception as exc:  # noqa: BLE001 - the run goes on; a re-run resumes the batch
             failed += 1
             logger.warning("batch failed after retries, left for the next run: %s", exc)
         load_ready(db_path, staging)
+    bar.close()
     return failed
 
 

@@ -1,0 +1,112 @@
+"""Per-stage cost of the corpus pipeline: seconds per sample and end-to-end samples/s.
+
+Runs the pipeline in this process (no Prefect, one worker) on the first N review
+snippets (test split) and the first N ml-100k users with the default models and the
+chosen heads, then reads the per-stage seconds every sample stores in
+`samples.stage_seconds`: infer (its share of the batched forward pass), graph (attention
+-> correlation -> CI tests -> ICD), search (PDS-tree search, tester excluded) and tester
+(forward passes of candidate removals). The issue's target: graph + search <= 3x infer.
+
+    .venv/bin/python bench/pipeline_speed.py --reviews 200 --users 200 --heads all \
+        --out bench/results/pipeline_speed.md
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def machine() -> str:
+    cpu = platform.processor() or ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{os.cpu_count()} cores, {cpu}, load average {load:.1f} at start"
+
+
+def run_corpus(kind: str, limit: int, heads: str, db: Path, model: str, batch_size: int) -> dict:
+    from cleann.pipeline import driver
+    from cleann.pipeline.params import ExecParams, ExplainParams
+    from cleann.store.db import connect
+
+    params = ExplainParams(corpus_kind=kind, corpus_name="rt_snippets" if kind == "imdb" else "ml-100k", heads=heads)
+    t0 = time.perf_counter()
+    summary = driver.run_local(params, ExecParams(limit=limit, batch_size=batch_size), model, db)
+    wall = time.perf_counter() - t0
+    con = connect(db, read_only=True)
+    row = con.execute("""
+        SELECT count(*), avg(n_tokens),
+               avg(CAST(stage_seconds->>'infer' AS DOUBLE)), avg(CAST(stage_seconds->>'graph' AS DOUBLE)),
+               avg(CAST(stage_seconds->>'search' AS DOUBLE)), avg(CAST(stage_seconds->>'tester' AS DOUBLE)),
+               avg(forward_passes), count(best_size)
+        FROM samples WHERE run_id = ? AND status = 'ok'""", [summary.run_id]).fetchall()[0]
+    con.close()
+    n, tokens, infer, graph, search, tester, passes, explained = row
+    return {"corpus": "review snippets" if kind == "imdb" else "ml-100k users", "n": n, "tokens": tokens,
+            "infer": infer, "graph": graph, "search": search, "tester": tester, "passes": passes,
+            "explained": explained, "wall": wall, "per_s": summary.processed_now / wall if wall else 0.0,
+            "run_id": summary.run_id}
+
+
+def table(results: list[dict]) -> str:
+    head = ("| corpus | samples | mean length | infer s/sample | graph s/sample | search s/sample "
+            "| tester s/sample | (graph+search)/infer | (graph+search+tester)/infer | forward passes/sample "
+            "| with explanation | end-to-end samples/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for r in results:
+        lines.append(
+            f"| {r['corpus']} | {r['n']} | {r['tokens']:.1f} | {r['infer']:.4f} | {r['graph']:.4f} | {r['search']:.4f} "
+            f"| {r['tester']:.4f} | {(r['graph'] + r['search']) / r['infer']:.1f}x "
+            f"| {(r['graph'] + r['search'] + r['tester']) / r['infer']:.1f}x | {r['passes']:.1f} "
+            f"| {r['explained']}/{r['n']} | {r['per_s']:.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reviews", type=int, default=200)
+    ap.add_argument("--users", type=int, default=200)
+    ap.add_argument("--heads", default="all")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--text-model", help="default: the embedded default sentiment model")
+    ap.add_argument("--rec-model", help="default: the embedded default BERT4Rec")
+    ap.add_argument("--db", help="database (default: a fresh temporary one)")
+    ap.add_argument("--out", help="also write the markdown table here")
+    args = ap.parse_args()
+
+    from cleann.models.default import ensure_default_bert4rec, ensure_default_sentiment
+
+    started_on = machine()
+    db = Path(args.db) if args.db else Path(tempfile.mkdtemp()) / "bench.duckdb"
+    results = []
+    if args.reviews:
+        model = args.text_model or str(ensure_default_sentiment())
+        results.append(run_corpus("imdb", args.reviews, args.heads, db, model, args.batch_size))
+        print(table(results), flush=True)
+    if args.users:
+        model = args.rec_model or str(ensure_default_bert4rec())
+        results.append(run_corpus("movielens", args.users, args.heads, db, model, args.batch_size))
+    text = table(results)
+    print(text)
+    if args.out:
+        try:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        except OSError:
+            commit = "?"
+        cmd = "bench/pipeline_speed.py " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k not in ("out", "db"))
+        Path(args.out).write_text(
+            f"# Pipeline speed\n\nCommand: `.venv/bin/python {cmd}` (commit {commit})\n\n"
+            f"Machine: {started_on}; one process, sequential (no Prefect), heads={args.heads}.\n\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()
