@@ -34,8 +34,8 @@ class FinetuneConfig:
     seed: int = 0
     epochs: int = 1
     batch_size: int = 32
-    lr: float = 1e-4
-    warmup: float = 0.06
+    lr: float = 2e-4
+    warmup: float = 0.1
     weight_decay: float = 0.01
     short_max_length: int = 48
     chunk_length: int = 128

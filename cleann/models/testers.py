@@ -55,6 +55,8 @@ class SentimentTester:
         if removal != "delete" and self.replacement is None:
             raise ValueError(f"tokenizer has no {removal} token")
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        # DistilBERT-style models take no token_type_ids.
+        self.token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         length = len(inference.token_ids)
         self.chunk = max(1, min(max_batch, max_tokens_per_pass // max(length, 1)))
         self.forward_passes = 0
@@ -78,9 +80,11 @@ class SentimentTester:
             mask = np.arange(batch.shape[1])[None, :] < counts[:, None]
             batch[mask] = np.broadcast_to(ids, (n, length))[keep]
             mask = mask.astype(np.int64)
-        return {"input_ids": torch.from_numpy(batch.astype(np.int64)),
-                "attention_mask": torch.from_numpy(mask.astype(np.int64)),
-                "token_type_ids": torch.zeros(batch.shape, dtype=torch.int64)}
+        inputs = {"input_ids": torch.from_numpy(batch.astype(np.int64)),
+                  "attention_mask": torch.from_numpy(mask.astype(np.int64))}
+        if self.token_types:
+            inputs["token_type_ids"] = torch.zeros(batch.shape, dtype=torch.int64)
+        return inputs
 
     def __call__(self, candidates: Sequence[tuple[int, ...]]) -> list[bool]:
         cands = [tuple(int(p) for p in c) for c in candidates]

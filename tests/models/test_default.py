@@ -1,0 +1,57 @@
+"""The cache logic of the embedded defaults: train once, reuse, --force, never half-written."""
+import json
+
+import pytest
+
+from cleann.models import default
+from cleann.models.finetune import sha256_of
+
+
+def _fake_train(calls, fail=False):
+    def train(out):
+        calls.append(out)
+        out.mkdir(parents=True)
+        (out / "model.safetensors").write_bytes(f"weights {len(calls)}".encode())
+        if fail:
+            raise RuntimeError("interrupted")
+        card = {"weights_sha256": sha256_of(out / "model.safetensors")}
+        (out / "model_card.json").write_text(json.dumps(card))
+    return train
+
+
+def test_build_trains_once_then_reuses_and_force_retrains(tmp_path):
+    target, calls = tmp_path / "models" / "m", []
+    target.parent.mkdir()
+    assert default._build(target, _fake_train(calls), force=False) == target
+    assert default._build(target, _fake_train(calls), force=False) == target
+    assert len(calls) == 1 and default.is_complete(target)
+    default._build(target, _fake_train(calls), force=True)
+    assert len(calls) == 2 and (target / "model.safetensors").read_bytes() == b"weights 2"
+    assert not any(p.name.endswith((".partial", ".old")) for p in target.parent.iterdir())
+
+
+def test_interrupted_training_keeps_the_old_model(tmp_path):
+    target, calls = tmp_path / "m", []
+    default._build(target, _fake_train(calls), force=False)
+    with pytest.raises(RuntimeError):
+        default._build(target, _fake_train(calls, fail=True), force=True)
+    assert default.is_complete(target)
+    assert (target / "model.safetensors").read_bytes() == b"weights 1"
+
+
+def test_tampered_weights_are_not_complete(tmp_path):
+    target, calls = tmp_path / "m", []
+    default._build(target, _fake_train(calls), force=False)
+    (target / "model.safetensors").write_bytes(b"other")
+    assert not default.is_complete(target)
+
+
+def test_eval_without_trained_default_is_a_clear_error(tmp_path, monkeypatch):
+    from cleann.errors import BadInputError
+    from cleann.models.evaluation import eval_bert4rec, eval_sentiment
+
+    monkeypatch.setenv("CLEANN_HOME", str(tmp_path))
+    with pytest.raises(BadInputError, match="cleann train sentiment"):
+        eval_sentiment()
+    with pytest.raises(BadInputError, match="cleann train bert4rec"):
+        eval_bert4rec()
