@@ -20,7 +20,9 @@ def register(subparsers) -> None:
                         "(default %(default)s; shap: text only, needs the eval extra)")
     p.add_argument("--n-steps", type=int, default=50, help="integrated-gradients steps (default 50)")
     p.add_argument("--shap-max-evals", type=int, default=500, help="SHAP Partition budget per sample")
-    p.add_argument("--max-k", type=int, help="tokens-to-flip budget (default: every candidate)")
+    p.add_argument("--max-k", type=int, help="tokens-to-flip budget for rankings (default: --max-set-size, "
+                                             "CLEANN's search budget, so both get the same budget; else all)")
+    p.add_argument("--markdown", action="store_true", help="print the summary as a Markdown table")
     p.add_argument("--no-prefect", action="store_true", help="run the same steps in this process")
     p.set_defaults(handler=handle)
 
@@ -36,7 +38,8 @@ def handle(args: argparse.Namespace) -> int:
     explain = flow_kwargs(args)
     command = "cleann " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     options = dict(explainers=explainers, limit=args.limit, n_steps=args.n_steps,
-                   shap_max_evals=args.shap_max_evals, max_k=args.max_k, batch_size=args.batch_size,
+                   shap_max_evals=args.shap_max_evals,
+                   max_k=args.max_k if args.max_k is not None else args.max_set_size, batch_size=args.batch_size,
                    command=command)
     if args.no_prefect:
         result = _run_local(explain, **options)
@@ -45,7 +48,7 @@ def handle(args: argparse.Namespace) -> int:
 
         result = evaluate_corpus(explain=explain, runner=args.runner, workers=args.workers, **options)
     print(f"run {result['run_id']}")
-    print(format_summary(result["summary"]))
+    print(format_summary(result["summary"], markdown=args.markdown))
     print(f"report: cleann report {result['run_id']} -o report.html" + (f" --db {args.db}" if args.db else ""))
     return 0
 
