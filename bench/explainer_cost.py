@@ -52,11 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=20, help="samples (first N of the test split by id)")
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--heads", default="all", help="CLEANN heads: all | mean | list (default all)")
+    ap.add_argument("--max-set-size", type=int, default=3,
+                    help="CLEANN search budget (default 3; 0 = none: exponential on samples that never flip)")
     ap.add_argument("--n-steps", type=int, default=50)
     ap.add_argument("--ig-batch-size", type=int, default=25)
     ap.add_argument("--shap-max-evals", type=int, default=500)
     ap.add_argument("--skip-shap", action="store_true")
-    ap.add_argument("--write", action="store_true", help="write bench/results/explainer_cost.md")
+    ap.add_argument("--write", action="store_true", help="append to bench/results/explainer_cost.md")
     args = ap.parse_args(argv)
 
     import torch
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     model, tok = load_classifier(model_path)
     ids, texts = _texts(args.corpus, args.n)
     infs = infer(model, tok, texts, max_length=args.max_length)
-    params = ExplainParams(corpus_name=args.corpus, heads=args.heads, max_length=args.max_length)
+    params = ExplainParams(corpus_name=args.corpus, heads=args.heads, max_length=args.max_length,
+                           max_set_size=args.max_set_size or None)
     n_hidden = int(model.config.hidden_size)
     cost = {"cleann": [], "ig": [], "shap": []}
     found = 0
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- inputs: first {len(texts)} test samples of `{args.corpus}` by doc id, max_length {args.max_length}; "
         f"tokens per sample median {int(np.median(lengths))}, max {max(lengths)}",
         f"- CLEANN: pipeline defaults (heads={args.heads}, nodes=all, ICD, alpha=0.01, removal=pad), "
+        f"max_set_size={params.max_set_size}, "
         f"explanation found for {found}/{len(texts)} samples",
         f"- IG: Captum LayerIntegratedGradients, n_steps={args.n_steps}, internal batch {args.ig_batch_size}; "
         f"SHAP: Partition explainer, Text masker, max_evals={args.shap_max_evals}",
@@ -134,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.write:
         out = ROOT / "bench" / "results" / "explainer_cost.md"
-        out.write_text(text, encoding="utf-8")
+        with out.open("a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
         print(f"wrote {out}")
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 
+from cleann.config import default_db_path
 from cleann.flows.explain import explain_corpus
 from cleann.metrics.driver import finish_evaluation
 from cleann.metrics.load import load_ready_eval
@@ -45,10 +46,8 @@ def evaluate_corpus(explain: dict, explainers: list[str], limit: int | None = No
                     runner: str = "threads", workers: int | None = None, command: str | None = None) -> dict:
     """``explain``: `explain_corpus` keyword arguments. Returns the run id and the summary rows."""
     summary = explain_corpus(**{**explain, "limit": limit})
-    run_id, db = summary["run_id"], explain.get("db")
-    from cleann.config import default_db_path
-
-    db_path = str(db or default_db_path())
+    run_id = summary["run_id"]
+    db_path = str(explain.get("db") or default_db_path())
     settings = EvalSettings(explainers=tuple(explainers), n_steps=n_steps, shap_max_evals=shap_max_evals,
                             max_k=max_k)
     plan = plan_evaluation(db_path, run_id, settings, limit, batch_size, explain.get("staging_dir"), command)
