@@ -202,6 +202,26 @@ def rule_4(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepse
 
 
 # --- uncovered paths (R5, R9, R10) ----------------------------------------------------
+_PRUNE_AFTER = 256  # DFS steps before dead-end pruning starts (cheap searches stay cheap)
+
+
+def _reaches(cond: np.ndarray, start: int, target: int, through: np.ndarray) -> bool:
+    """Whether ``target`` is reachable from ``start`` along ``cond`` arcs via nodes in
+    ``through`` (a relaxation of the uncovered-path search: no triple conditions, walks
+    allowed). False proves that no uncovered path exists either."""
+    seen = np.zeros(len(through), dtype=bool)
+    seen[start] = True
+    frontier = np.array([start])
+    while frontier.size:
+        nxt = cond[frontier].any(axis=0)
+        if nxt[target]:
+            return True
+        nxt &= through & ~seen
+        seen |= nxt
+        frontier = np.flatnonzero(nxt)
+    return False
+
+
 def uncovered_path(
     adj: np.ndarray,
     x: int,
@@ -216,19 +236,45 @@ def uncovered_path(
     The reference's recursive search, quirks included: ``nx == ny`` returns ``[nx]``
     unchecked; the trivial exit needs cond(nx, ny), nx !~ y and x !~ ny; extensions t of
     nx need cond(nx, t) and x !~ t and come from ``allowed`` minus the four end nodes
-    (path-local exclusion, no memory across siblings). Depth-first, ascending.
+    (path-local exclusion, no memory across siblings). Depth-first, ascending, so the
+    path found is the reference's.
+
+    Why iterative with pruning: the reference's search is exponential when a
+    self-avoiding walk traps itself (e.g. sparse triangle-free circle components). After
+    ``_PRUNE_AFTER`` steps, an extension t is skipped when ny cannot be reached from t
+    at all within the remaining nodes; such a branch returns None in the reference
+    too, so the result is unchanged.
     """
     if nx == ny:
         return [nx]
-    allowed = allowed.copy()
-    allowed[[x, y, nx, ny]] = False
+    en = allowed.copy()
+    en[[x, y, nx, ny]] = False
     if cond[nx, ny] and not adj[nx, y] and not adj[x, ny]:
         return [nx, ny]
-    ext = np.flatnonzero(adj[nx] & allowed & cond[nx] & ~adj[x])
-    for t in ext.tolist():
-        path = uncovered_path(adj, nx, y, t, ny, cond, allowed)
-        if path is not None:
-            return [nx, *path]
+    path = [nx]
+    masks = [en]
+    stack = [np.flatnonzero(adj[nx] & en & cond[nx] & ~adj[x]).tolist()[::-1]]  # pop() = ascending
+    steps = 0
+    while stack:
+        if not stack[-1]:
+            stack.pop()
+            masks.pop()
+            path.pop()
+            continue
+        t = stack[-1].pop()
+        prev, parent_en = path[-1], masks[-1]
+        if t == ny:
+            return [*path, t]
+        child_en = parent_en.copy()
+        child_en[t] = False
+        steps += 1
+        if cond[t, ny] and not adj[t, y] and not adj[prev, ny]:
+            return [*path, t, ny]
+        if steps > _PRUNE_AFTER and not _reaches(cond, t, ny, child_en):
+            continue
+        path.append(t)
+        masks.append(child_en)
+        stack.append(np.flatnonzero(adj[t] & child_en & cond[t] & ~adj[prev]).tolist()[::-1])
     return None
 
 
@@ -317,13 +363,22 @@ def rule_8(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepse
     return changed
 
 
-def rule_9(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepsets) -> bool:
+def rule_9(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepsets, cache: dict | None = None) -> bool:
     """R9: a o-> c and an uncovered possibly-directed path <a, b, ..., c> with b !~ c =>
-    a --> c. Returns after the first change (reference behaviour)."""
+    a --> c. Returns after the first change (reference behaviour).
+
+    ``cache`` (given by ``orient_fixpoint`` for the R8-R10 batch only) remembers the
+    (a, c) pairs without such a path: R8-R10 only turn a circle into a tail at a on
+    a o-> c, which changes neither adjacency nor the possible-parent relation, so those
+    pairs stay without a path for the rest of the fixpoint.
+    """
     everyone = _node_mask(marks, nodes)
     pp = possible_parent_matrix(marks)
+    failed = cache.setdefault("r9_failed", set()) if cache is not None else set()
     for a in nodes.tolist():
         for c in np.flatnonzero((marks[a] == CIRCLE) & (marks[:, a] == ARROW)).tolist():
+            if (a, c) in failed:
+                continue
             bs = np.flatnonzero(pp[a] & ~adj[c])
             bs = bs[(bs != c) & (bs != a)]
             for b in bs.tolist():
@@ -333,16 +388,18 @@ def rule_9(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepse
                     if uncovered_path(adj, a, c, b, d, pp, everyone) is not None:
                         marks[a, c] = TAIL
                         return True
+            failed.add((a, c))
     return False
 
 
-def rule_10(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepsets) -> bool:
+def rule_10(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepsets, cache: dict | None = None) -> bool:
     """R10: a o-> c, b --> c <-- d, and uncovered paths <a, e, ..., b>, <a, f, ..., d>
     with e != f non-adjacent => a --> c. Paths are checked for adjacency only (reference
-    quirk). Returns after the first change."""
+    quirk), so their existence depends on adjacency alone and is memoised across calls
+    through ``cache``. Returns after the first change."""
     everyone = _node_mask(marks, nodes)
     pp = possible_parent_matrix(marks)
-    memo: dict[tuple[int, int, int, int], bool] = {}
+    memo: dict[tuple[int, int, int, int], bool] = cache.setdefault("r10_paths", {}) if cache is not None else {}
 
     def has_path(x: int, y: int, nx: int, ny: int) -> bool:
         key = (x, y, nx, ny)
@@ -358,20 +415,26 @@ def rule_10(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Seps
         if len(bd) < 2:
             continue
         for a in a_nodes:
-            kids = np.flatnonzero(pp[a]).tolist()
-            kids = [k for k in kids if k != c]
+            kids = np.flatnonzero(pp[a])
+            kids = kids[kids != c]
             if len(kids) < 2:
+                continue
+            # pairs (e, f) of distinct, non-adjacent possible children: only their e's and f's matter
+            pairable = ~adj[np.ix_(kids, kids)]
+            np.fill_diagonal(pairable, False)
+            usable = kids[pairable.any(axis=1)].tolist()
+            if not usable:
                 continue
             for i_b in range(len(bd)):
                 for i_d in range(i_b + 1, len(bd)):
                     b, d = bd[i_b], bd[i_d]
-                    for e in kids:
-                        for f in kids:
-                            if e == f or adj[e, f]:
-                                continue
-                            if has_path(a, c, e, b) and has_path(a, c, f, d):
-                                marks[a, c] = TAIL
-                                return True
+                    to_b = np.array([e in usable and has_path(a, c, e, b) for e in kids.tolist()])
+                    if not to_b.any():
+                        continue
+                    to_d = np.array([f in usable and has_path(a, c, f, d) for f in kids.tolist()])
+                    if (pairable & to_b[:, None] & to_d[None, :]).any():
+                        marks[a, c] = TAIL
+                        return True
     return False
 
 
@@ -390,10 +453,15 @@ def orient_fixpoint(marks: np.ndarray, nodes: np.ndarray, sepsets: Sepsets, rule
     """
     nodes = np.asarray(nodes, dtype=np.intp)
     adj = marks != NONE
+    # memo valid for the whole fixpoint: R8-R10 never change adjacency or possible parents
+    cache: dict | None = {} if set(rules) <= {8, 9, 10} else None
     for n_pass in range(1, _MAX_PASSES + 1):
         before = marks.copy()
         for k in rules:
-            RULES[k](marks, nodes, adj, sepsets)
+            if k in (9, 10):
+                RULES[k](marks, nodes, adj, sepsets, cache)
+            else:
+                RULES[k](marks, nodes, adj, sepsets)
         if np.array_equal(before, marks):
             return n_pass
     raise RuntimeError(f"orientation rules {list(rules)} did not reach a fixpoint in {_MAX_PASSES} passes")

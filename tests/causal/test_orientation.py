@@ -172,3 +172,50 @@ def test_possible_ancestors_equals_bfs():
                         seen.add(w)
                         stack.append(w)
             assert set(np.flatnonzero(anc[a]).tolist()) == seen
+
+
+def _recursive_uncovered_path(adj, x, y, nx, ny, cond, allowed):
+    """The reference's recursion, verbatim in structure (exponential, small graphs only)."""
+    if nx == ny:
+        return [nx]
+    allowed = allowed.copy()
+    allowed[[x, y, nx, ny]] = False
+    if cond[nx, ny] and not adj[nx, y] and not adj[x, ny]:
+        return [nx, ny]
+    for t in np.flatnonzero(adj[nx] & allowed & cond[nx] & ~adj[x]).tolist():
+        path = _recursive_uncovered_path(adj, nx, y, t, ny, cond, allowed)
+        if path is not None:
+            return [nx, *path]
+    return None
+
+
+@pytest.mark.parametrize("prune_after", [0, 256])
+def test_uncovered_path_matches_reference_recursion(monkeypatch, prune_after):
+    monkeypatch.setattr(ori, "_PRUNE_AFTER", prune_after)
+    rng = np.random.default_rng(prune_after)
+    for _ in range(300):
+        n = int(rng.integers(5, 13))
+        adj = np.triu(rng.random((n, n)) < rng.uniform(0.15, 0.5), 1)
+        adj = adj | adj.T
+        cond = adj & (rng.random((n, n)) < rng.uniform(0.5, 1.0))
+        everyone = np.ones(n, dtype=bool)
+        x, y, nx, ny = rng.choice(n, 4, replace=False).tolist()
+        want = _recursive_uncovered_path(adj, x, y, nx, ny, cond, everyone)
+        assert ori.uncovered_path(adj, x, y, nx, ny, cond, everyone) == want
+
+
+def test_uncovered_path_search_is_not_exponential_on_sparse_circle_graphs():
+    # a triangle-free o-o grid: every walk is uncovered, self-avoiding walks trap themselves
+    m = 12
+    n = m * m
+    adj = np.zeros((n, n), dtype=bool)
+    for i in range(m):
+        for j in range(m):
+            v = i * m + j
+            if j + 1 < m:
+                adj[v, v + 1] = adj[v + 1, v] = True
+            if i + 1 < m:
+                adj[v, v + m] = adj[v + m, v] = True
+    pag = PAG(range(n), complete=False)
+    pag.marks[adj] = CIRCLE
+    assert ori.rule_5(pag.marks, np.arange(n), adj, {})
