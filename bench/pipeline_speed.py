@@ -32,12 +32,14 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, load average {load:.1f} at start"
 
 
-def run_corpus(kind: str, limit: int, heads: str, db: Path, model: str, batch_size: int) -> dict:
+def run_corpus(kind: str, limit: int, heads: str, db: Path, model: str, batch_size: int,
+               nodes: str = "all", max_set_size: int | None = None) -> dict:
     from cleann.pipeline import driver
     from cleann.pipeline.params import ExecParams, ExplainParams
     from cleann.store.db import connect
 
-    params = ExplainParams(corpus_kind=kind, corpus_name="rt_snippets" if kind == "imdb" else "ml-100k", heads=heads)
+    params = ExplainParams(corpus_kind=kind, corpus_name="rt_snippets" if kind == "imdb" else "ml-100k", heads=heads,
+                           nodes=nodes, max_set_size=max_set_size)
     t0 = time.perf_counter()
     summary = driver.run_local(params, ExecParams(limit=limit, batch_size=batch_size), model, db)
     wall = time.perf_counter() - t0
@@ -76,6 +78,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=200)
     ap.add_argument("--heads", default="all")
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--max-set-size", type=int, help="search limit (default: none, as the reference)")
+    ap.add_argument("--rec-nodes", default="all", help="node selection for MovieLens (e.g. topk:16)")
     ap.add_argument("--text-model", help="default: the embedded default sentiment model")
     ap.add_argument("--rec-model", help="default: the embedded default BERT4Rec")
     ap.add_argument("--db", help="database (default: a fresh temporary one)")
@@ -89,11 +93,13 @@ def main() -> None:
     results = []
     if args.reviews:
         model = args.text_model or str(ensure_default_sentiment())
-        results.append(run_corpus("imdb", args.reviews, args.heads, db, model, args.batch_size))
+        results.append(run_corpus("imdb", args.reviews, args.heads, db, model, args.batch_size,
+                                  max_set_size=args.max_set_size))
         print(table(results), flush=True)
     if args.users:
         model = args.rec_model or str(ensure_default_bert4rec())
-        results.append(run_corpus("movielens", args.users, args.heads, db, model, args.batch_size))
+        results.append(run_corpus("movielens", args.users, args.heads, db, model, args.batch_size,
+                                  nodes=args.rec_nodes, max_set_size=args.max_set_size))
     text = table(results)
     print(text)
     if args.out:
@@ -105,7 +111,8 @@ def main() -> None:
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k not in ("out", "db"))
         Path(args.out).write_text(
             f"# Pipeline speed\n\nCommand: `.venv/bin/python {cmd}` (commit {commit})\n\n"
-            f"Machine: {started_on}; one process, sequential (no Prefect), heads={args.heads}.\n\n{text}\n")
+            f"Machine: {started_on}; one process, sequential (no Prefect), heads={args.heads}, "
+            f"max_set_size={args.max_set_size}, MovieLens nodes={args.rec_nodes}.\n\n{text}\n")
 
 
 if __name__ == "__main__":

@@ -25,10 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Ingest the offline corpora, train (or reuse) the default models, explain a slice of the "
                     "review snippets and of the ml-100k users, print the main queries and a summary.")
     parser.add_argument("--db", default=None, help="database file (default ./cleann.duckdb or $CLEANN_DB)")
-    parser.add_argument("--reviews", type=int, default=24, help="review snippets to explain (default 24)")
-    parser.add_argument("--users", type=int, default=24, help="ml-100k users to explain (default 24)")
+    parser.add_argument("--reviews", type=int, default=8, help="review snippets to explain (default 8)")
+    parser.add_argument("--users", type=int, default=16, help="ml-100k users to explain (default 16)")
     parser.add_argument("--heads", default="all", help="all | mean | comma list (default all)")
-    parser.add_argument("--runner", choices=["threads", "processes", "dask"], default="processes")
+    parser.add_argument("--max-set-size", type=int, default=3,
+                        help="largest explanation searched (default 3: bounds the tester's forward passes)")
+    parser.add_argument("--rec-nodes", default="topk:16",
+                        help="node selection for MovieLens histories (default topk:16; histories reach 200 items)")
+    parser.add_argument("--runner", choices=["threads", "processes", "dask"], default="threads")
     parser.add_argument("--no-prefect", action="store_true", help="run the explain steps without Prefect")
     parser.set_defaults(handler=run)
 
@@ -84,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         _step(f"3/4 explain {limit} {'review snippets' if kind == 'imdb' else 'ml-100k users'} (heads={args.heads})")
         summaries[kind] = run_explain({
             "corpus_kind": kind, "limit": limit, "batch_size": 4, "heads": args.heads, "model": models[kind],
-            "db": db, "runner": args.runner,
+            "db": db, "runner": args.runner, "max_set_size": args.max_set_size,
+            "nodes": "all" if kind == "imdb" else args.rec_nodes,
         }, use_prefect=not args.no_prefect)
         print("\n".join(summary_lines(summaries[kind])))
 
