@@ -8,6 +8,7 @@ single-writer loader apply. One explainer failing on one sample is recorded as m
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,11 @@ from cleann.pipeline.params import ExplainParams
 from cleann.pipeline.staging import Staging
 
 log = logging.getLogger(__name__)
+# Captum and the pass counter hook the (per-process, shared) model: a forward pass from
+# another thread meanwhile would be counted, or worse, get Captum's interpolated
+# embeddings. So model work of an evaluation is serialised per process; use the
+# processes or dask runner for parallel evaluation.
+MODEL_LOCK = threading.Lock()
 
 
 def visible_text(tokenizer, text: str, max_length: int) -> str:
@@ -86,9 +92,10 @@ def evaluate_batch(staging: Staging, batch_id: str, params: ExplainParams, model
     backend = backend or get_backend(params.corpus_kind, model_path)
     column = "text" if params.corpus_kind == "imdb" else "history"
     inputs = [str(x) if column == "text" else [int(i) for i in x] for x in frame[column]]
-    views = backend.infer(inputs, 16, params.max_length)
     rows = EvalRows(staging.run_id)
     ids = [str(s) for s in frame["sample_id"]]
-    for sid, view, (_, row) in zip(ids, views, frame.iterrows()):
-        evaluate_sample(rows, sid, view, backend, row, params, settings)
+    with MODEL_LOCK:
+        views = backend.infer(inputs, 16, params.max_length)
+        for sid, view, (_, row) in zip(ids, views, frame.iterrows()):
+            evaluate_sample(rows, sid, view, backend, row, params, settings)
     return staging.write_batch(batch_id, rows.frames(), ids)
