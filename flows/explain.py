@@ -26,12 +26,14 @@ from cleann.tasks.explain import explain_batch
 
 @flow(name="explain_batches", log_prints=False)
 def explain_batches(
-    db_path: str, staging_root: str, run_id: str, batch_ids: list[str], params_json: str, model_path: str
+    db_path: str, staging_root: str, run_id: str, batch_ids: list[str], params_json: str, model_path: str,
+    store_attention: bool = False,
 ) -> int:
     """Submit every batch, load each as it completes; returns the number of batches that failed."""
     logger = get_run_logger()
     staging = Staging(staging_root, run_id)
-    futures = [explain_batch.submit(staging_root, run_id, b, params_json, model_path) for b in batch_ids]
+    futures = [explain_batch.submit(staging_root, run_id, b, params_json, model_path, store_attention)
+               for b in batch_ids]
     failed = 0
     bar = tqdm(total=len(futures), desc=f"explain {run_id}", unit="batch", disable=not sys.stderr.isatty())
     for fut in as_completed(futures):
@@ -71,6 +73,7 @@ def explain_corpus(
     dask_address: str | None = None,
     workers: int | None = None,
     retry_failed: bool = False,
+    store_attention: bool = False,
 ) -> dict:
     """Explain every pending sample of a corpus slice; returns the run summary as a dict."""
     started = time.perf_counter()
@@ -82,7 +85,7 @@ def explain_corpus(
     if plan.batch_ids:
         inner = explain_batches.with_options(task_runner=make_task_runner(runner, dask_address, workers))
         failed_batches = inner(plan.db_path, plan.staging_root, plan.run_id, plan.batch_ids,
-                               plan.params_json, plan.model_path)
+                               plan.params_json, plan.model_path, exec_params.store_attention)
     summary = finish(plan, started, failed_batches)
     get_run_logger().info("%s", " | ".join(summary_lines(summary.as_dict())))
     return summary.as_dict()

@@ -50,8 +50,10 @@ def _limit_torch_threads() -> None:
     cache_policy=NO_CACHE,
     task_run_name="explain-{batch_id}",
 )
-def explain_batch(staging_root: str, run_id: str, batch_id: str, params_json: str, model_path: str) -> str:
+def explain_batch(staging_root: str, run_id: str, batch_id: str, params_json: str, model_path: str,
+                  store_attention: bool = False) -> str:
     """Process one staged input batch; returns the staged manifest path."""
     _limit_torch_threads()
     params = ExplainParams.from_json(params_json)
-    return process_batch(Staging(staging_root, run_id), batch_id, params, model_path)
+    return process_batch(Staging(staging_root, run_id), batch_id, params, model_path,
+                         store_attention=store_attention)

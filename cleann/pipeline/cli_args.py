@@ -33,6 +33,8 @@ def add_explain_options(p: argparse.ArgumentParser, with_kind: bool = True) -> N
     p.add_argument("--runner", choices=[r for r in RUNNERS if r != "sequential"], default="threads")
     p.add_argument("--dask-address", help="Dask scheduler address (default: a LocalCluster)")
     p.add_argument("--workers", type=int, help="parallel workers (default: CPU cores)")
+    p.add_argument("--store-attention", action="store_true",
+                   help="also keep each sample's attention as <staging>/<run_id>/attention/<sample_id>.npz")
 
 
 def flow_kwargs(args: argparse.Namespace, kind: str | None = None) -> dict:
@@ -44,7 +46,7 @@ def flow_kwargs(args: argparse.Namespace, kind: str | None = None) -> dict:
         "removal": args.removal, "max_set_size": args.max_set_size, "max_range": args.max_range,
         "max_cond_size": args.max_cond_size, "max_length": args.max_length, "model": args.model,
         "db": args.db, "staging_dir": args.staging_dir, "runner": args.runner,
-        "dask_address": args.dask_address, "workers": args.workers,
+        "dask_address": args.dask_address, "workers": args.workers, "store_attention": args.store_attention,
     }
 
 

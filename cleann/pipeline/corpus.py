@@ -72,7 +72,3 @@ def select_samples(
             SELECT * FROM s WHERE {done_filter} ORDER BY CAST(sample_id AS BIGINT)"""
     return con.execute(sql, args).df()
 
-
-def sample_order_key(params: ExplainParams, sample_ids: list[str]) -> list:
-    """Sort key matching `select_samples` order."""
-    return sorted(sample_ids, key=int) if params.corpus_kind == "movielens" else sorted(sample_ids)

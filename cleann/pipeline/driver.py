@@ -123,7 +123,8 @@ def run_local(
     started = time.perf_counter()
     plan = plan_run(params, exec_params, model_path, db_path, retry_failed=retry_failed)
     for batch_id in plan.batch_ids:
-        process_batch(plan.staging, batch_id, params, plan.model_path, explainer=explainer)
+        process_batch(plan.staging, batch_id, params, plan.model_path, explainer=explainer,
+                      store_attention=exec_params.store_attention)
         load_ready(plan.db_path, plan.staging, on_batch=on_batch)
     return finish(plan, started)
 
@@ -140,7 +141,8 @@ def params_from_kwargs(kwargs: dict) -> tuple[ExplainParams, ExecParams, str]:
                            **{k: (str(v) if k == "heads" else v) for k, v in fields.items()})
     exec_params = ExecParams(limit=kwargs.get("limit"), batch_size=kwargs.get("batch_size") or 8,
                              runner=kwargs.get("runner") or "threads", dask_address=kwargs.get("dask_address"),
-                             workers=kwargs.get("workers"), staging_dir=kwargs.get("staging_dir"))
+                             workers=kwargs.get("workers"), staging_dir=kwargs.get("staging_dir"),
+                             store_attention=bool(kwargs.get("store_attention")))
     model = kwargs.get("model") or str(default_model_path(kind))
     return params, exec_params, str(model)
 

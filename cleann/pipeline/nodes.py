@@ -96,10 +96,7 @@ def plan_nodes(
         return NodePlan(merge_attention(attention, groups), node_of[target], None, groups)
     groups = tuple((p,) for p in range(length))
     if kind == "topk" and k is not None and k + 1 < length:
-        scores = attention[target].astype(np.float64).copy()
-        scores[target] = -np.inf
-        top = np.argsort(-scores, kind="stable")[:k]
-        nodes = tuple(sorted({int(target), *map(int, top)}))
+        nodes = tuple(sorted({int(target), *map(int, top_attended(attention, target, k))}))
         return NodePlan(attention, int(target), nodes, groups)
     return NodePlan(attention, int(target), None, groups)
 

@@ -7,7 +7,7 @@ changing them resumes the same run instead of starting a new one.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from cleann.errors import BadInputError
@@ -74,7 +74,6 @@ class ExecParams:
     workers: int | None = None
     staging_dir: str | None = None
     store_attention: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.runner not in RUNNERS:

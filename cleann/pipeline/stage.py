@@ -146,6 +146,7 @@ def process_batch(
     infer_batch_size: int = 16,
     explainer: Explainer | None = None,
     backend: Any | None = None,
+    store_attention: bool = False,
 ) -> str:
     """Run one staged input batch end to end; returns the staged manifest path."""
     explainer = explainer or default_explainer()
@@ -177,6 +178,8 @@ def process_batch(
             rows.add_failed(sid, labels[sid], errors[sid])
             continue
         view = views[sid]
+        if store_attention:
+            staging.write_attention(sid, view.attention)
         try:
             tester = backend.tester(view, params.removal)
             outcomes = explain_view(view, tester, params, num_samples, explainer)

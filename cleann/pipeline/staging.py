@@ -12,6 +12,7 @@ Layout under ``<root>/<run_id>/``::
     inputs/<batch_id>.parquet          samples to process (written by the planner)
     out/<batch_id>/<table>.parquet     results, one file per table
     out/<batch_id>/_MANIFEST.json      written last: tables, row counts, sample ids
+    attention/<sample_id>.npz          last-layer attention [H, L, L], only on request (kept)
 """
 from __future__ import annotations
 
@@ -89,6 +90,16 @@ class Staging:
                     "sample_ids": [str(s) for s in sample_ids]}
         path = f"{out}/{MANIFEST}"
         self._atomic_write(path, json.dumps(manifest).encode())
+        return path
+
+    def write_attention(self, sample_id: str, attention) -> str:
+        """Keep one sample's attention tensor (``--store-attention``); not loaded into DuckDB."""
+        import numpy as np
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, attention=attention)
+        path = f"{self.base}/attention/{sample_id}.npz"
+        self._atomic_write(path, buf.getvalue())
         return path
 
     # --- reading (loader) --------------------------------------------------------------

@@ -150,3 +150,15 @@ def test_movielens_run_holds_out_last_item(tmp_path, tiny_rec_model):
     assert special == [(s[0], s[2] - 1) for s in samples]
     assert all(r[0] is None or 1 <= r[0] <= 10 for r in ranks)
     assert np.isfinite(summary.seconds)
+
+
+def test_attention_is_stored_only_on_request(text_db, tiny_text_model):
+    plain = driver.run_local(PARAMS, ExecParams(limit=2), tiny_text_model, text_db)
+    folder = text_db.with_name(text_db.name + ".staging") / plain.run_id / "attention"
+    assert not folder.exists()
+    driver.run_local(PARAMS, ExecParams(limit=3, store_attention=True), tiny_text_model, text_db)
+    (saved,) = folder.glob("*.npz")  # only the one sample processed by this invocation
+    con = connect(text_db, read_only=True)
+    n = con.execute("SELECT n_tokens FROM samples WHERE sample_id = ?", [saved.stem]).fetchall()[0][0]
+    con.close()
+    assert np.load(saved)["attention"].shape == (2, n, n)
