@@ -172,7 +172,7 @@ def train_and_save(out_dir: str | Path, interactions, corpus: str,
                    log: Callable[[str], None] = print) -> Path:
     """Split, train, evaluate on the test items and save the checkpoint with its card."""
     from cleann.models.bert4rec import save_bert4rec
-    from cleann.models.finetune import sha256_of
+    from cleann.sources.artifacts import sha256_file
     from cleann.models.rec_split import leave_one_out
 
     cfg = cfg or RecTrainConfig()
@@ -195,7 +195,7 @@ def train_and_save(out_dir: str | Path, interactions, corpus: str,
         "eval_seconds": round(time.perf_counter() - started, 1),
         "validation_history": report["history"],
         "test": test,
-        "weights_sha256": sha256_of(Path(out) / "model.safetensors"),
+        "weights_sha256": sha256_file(Path(out) / "model.safetensors"),
         "versions": {"torch": torch.__version__,
                      "transformers": __import__("transformers").__version__},
     }

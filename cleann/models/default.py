@@ -32,13 +32,13 @@ def default_bert4rec_dir(corpus: str = "ml-100k") -> Path:
 
 def is_complete(folder: Path) -> bool:
     """A finished model folder: weights plus a card whose sha256 matches them."""
-    from cleann.models.finetune import sha256_of
+    from cleann.sources.artifacts import sha256_file
 
     card, weights = folder / "model_card.json", folder / "model.safetensors"
     if not (card.is_file() and weights.is_file()):
         return False
     try:
-        return json.loads(card.read_text()).get("weights_sha256") == sha256_of(weights)
+        return json.loads(card.read_text()).get("weights_sha256") == sha256_file(weights)
     except (OSError, ValueError):
         return False
 

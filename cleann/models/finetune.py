@@ -10,7 +10,6 @@ wall-clock budget that the learning-rate schedule follows.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import time
@@ -21,6 +20,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
+
+from cleann.sources.artifacts import sha256_file
 
 CORPORA = ("pang_lee_sentences", "rt_snippets", "pang_lee_reviews")
 LONG_CORPORA = ("pang_lee_reviews",)
@@ -47,14 +48,6 @@ class FinetuneConfig:
     eval_max_length: int = 512
     threads: int = 1
     extra: dict = field(default_factory=dict)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def review_chunks(tokenizer, texts: list[str], labels: np.ndarray, cfg: FinetuneConfig,
@@ -185,7 +178,7 @@ def finetune_sentiment(out_dir: str | Path, base_dir: str | Path, frames: dict[s
         "train_seconds": round(train_seconds, 1),
         "eval_seconds": round(time.perf_counter() - started, 1),
         "accuracy": acc,
-        "weights_sha256": sha256_of(out / "model.safetensors"),
+        "weights_sha256": sha256_file(out / "model.safetensors"),
         "machine": f"{platform.machine()} {platform.processor() or ''} "
                    f"{torch.get_num_threads()} threads".strip(),
         "versions": {"torch": torch.__version__,

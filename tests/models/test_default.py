@@ -4,7 +4,7 @@ import json
 import pytest
 
 from cleann.models import default
-from cleann.models.finetune import sha256_of
+from cleann.sources.artifacts import sha256_file
 
 
 def _fake_train(calls, fail=False):
@@ -14,7 +14,7 @@ def _fake_train(calls, fail=False):
         (out / "model.safetensors").write_bytes(f"weights {len(calls)}".encode())
         if fail:
             raise RuntimeError("interrupted")
-        card = {"weights_sha256": sha256_of(out / "model.safetensors")}
+        card = {"weights_sha256": sha256_file(out / "model.safetensors")}
         (out / "model_card.json").write_text(json.dumps(card))
     return train
 
