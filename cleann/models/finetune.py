@@ -44,7 +44,7 @@ class FinetuneConfig:
     review_window: int = 512
     freeze_word_embeddings: bool = True
     train_top_layers: int = 3  # encoder layers below these stay frozen (cheaper backward)
-    max_train_minutes: float = 14.0
+    max_train_minutes: float = 17.0
     eval_max_length: int = 512
     threads: int = 1
     extra: dict = field(default_factory=dict)
