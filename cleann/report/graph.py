@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 SIZE = 420
+MAX_NODES = 40  # larger graphs show only rings 0-2 around the target (plus the highlighted set)
 
 
 def ring_distances(edges: Sequence[tuple[int, int, str, str]], target: int) -> dict[int, int]:
@@ -75,9 +76,18 @@ def graph_svg(edges: Sequence[tuple[int, int, str, str]], target: int, labels: M
         return (f'<svg class="graph" width="{SIZE}" height="60"><text x="10" y="30" class="note">'
                 f'no graph edges stored for this sample</text></svg>')
     dist = ring_distances(edges, target)
-    pos = _layout(dist, target)
     hl = set(highlight)
+    hidden = 0
+    if len(dist) > MAX_NODES:
+        keep = {n for n, d in dist.items() if d <= 2 or n in hl}
+        hidden = len(dist) - len(keep)
+        dist = {n: d for n, d in dist.items() if n in keep}
+        edges = [e for e in edges if e[0] in keep and e[1] in keep]
+    pos = _layout(dist, target)
     parts = [f'<text x="{SIZE / 2}" y="14" text-anchor="middle" class="title">{escape(title)}</text>']
+    if hidden:
+        parts.append(f'<text x="{SIZE / 2}" y="28" text-anchor="middle" class="small">'
+                     f'{hidden} nodes beyond distance 2 not shown</text>')
     for a, b, ma, mb in edges:
         (xa, ya), (xb, yb) = pos[a], pos[b]
         parts.append(f'<line x1="{xa:.1f}" y1="{ya:.1f}" x2="{xb:.1f}" y2="{yb:.1f}" class="edge"/>')

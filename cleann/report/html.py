@@ -94,10 +94,18 @@ def _charts(data: ReportData, colors: dict[str, str]) -> str:
     return '<div class="charts">' + "".join(charts) + "</div>" + note
 
 
-def _tokens_row(who: str, d: SampleDetail, marked: list[int], color: str, dashed: bool) -> str:
+def _tokens_row(who: str, d: SampleDetail, marked: list[int], color: str, dashed: bool,
+                visible: set[int] | None = None) -> str:
     mark = set(marked)
     out = []
+    skipped = False
     for pos, tok, special in zip(d.tokens["pos"], d.tokens["token"], d.tokens["is_special"]):
+        if visible is not None and pos not in visible:
+            if not skipped:
+                out.append('<span class="tok sp">…</span>')
+            skipped = True
+            continue
+        skipped = False
         cls = "tok sp" if special else "tok"
         style = ""
         if pos in mark:
@@ -107,13 +115,23 @@ def _tokens_row(who: str, d: SampleDetail, marked: list[int], color: str, dashed
     return f'<div class="row"><span class="who">{escape(who)}</span>{" ".join(out)}</div>'
 
 
+def _visible(d: SampleDetail, kind: str, tail: int = 20) -> set[int] | None:
+    """Long histories: the last ``tail`` items plus every marked item (others elided)."""
+    n = len(d.tokens)
+    if kind != "rec" or n <= 2 * tail:
+        return None
+    marked = {p for v in [*d.sets.values(), *d.top.values()] for p in v}
+    return marked | set(range(n - tail, n))
+
+
 def _sample_view(d: SampleDetail, names: list[str], colors: dict[str, str], kind: str) -> str:
     rows = []
+    visible = _visible(d, kind)
     for n in names:
         if n in d.sets:
-            rows.append(_tokens_row(n, d, d.sets[n], colors.get(n, "#444"), False))
+            rows.append(_tokens_row(n, d, d.sets[n], colors.get(n, "#444"), False, visible))
         elif n in d.top:
-            rows.append(_tokens_row(n + " (top 5)", d, d.top[n], colors.get(n, "#444"), True))
+            rows.append(_tokens_row(n + " (top 5)", d, d.top[n], colors.get(n, "#444"), True, visible))
         elif n == "cleann":
             rows.append(f'<div class="row"><span class="who">cleann</span><i>no explanation found</i></div>')
     labels = {int(p): str(t) for p, t in zip(d.tokens["pos"], d.tokens["token"])}
