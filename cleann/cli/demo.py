@@ -12,7 +12,7 @@ import sys
 import time
 
 MAIN_QUERIES = {
-    "sentiment": [("causal_tokens", {"top": 5, "min_support": 2}), ("causal_not_attended", {"top": 5, "min_causal": 2}),
+    "sentiment": [("causal_tokens", {"top": 5, "min_support": 1}), ("causal_not_attended", {"top": 5, "min_causal": 1}),
                   ("head_agreement", {})],
     "rec": [("rec_causal_movies", {"top": 5, "min_support": 2}), ("rec_causal_genres", {"min_support": 2}),
             ("replacement_rank", {})],
@@ -25,11 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Ingest the offline corpora, train (or reuse) the default models, explain a slice of the "
                     "review snippets and of the ml-100k users, print the main queries and a summary.")
     parser.add_argument("--db", default=None, help="database file (default ./cleann.duckdb or $CLEANN_DB)")
-    parser.add_argument("--reviews", type=int, default=8, help="review snippets to explain (default 8)")
-    parser.add_argument("--users", type=int, default=16, help="ml-100k users to explain (default 16)")
+    parser.add_argument("--reviews", type=int, default=20, help="review snippets to explain (default 20)")
+    parser.add_argument("--users", type=int, default=50, help="ml-100k users to explain (default 50)")
     parser.add_argument("--heads", default="all", help="all | mean | comma list (default all)")
-    parser.add_argument("--max-set-size", type=int, default=3,
-                        help="largest explanation searched (default 3: bounds the tester's forward passes)")
+    parser.add_argument("--max-set-size", type=int, default=2,
+                        help="largest explanation searched (default 2: bounds the tester's forward passes)")
     parser.add_argument("--rec-nodes", default="topk:16",
                         help="node selection for MovieLens histories (default topk:16; histories reach 200 items)")
     parser.add_argument("--runner", choices=["threads", "processes", "dask"], default="threads")
