@@ -136,3 +136,29 @@ def test_cli_formats_and_errors(qdb, capsys):
     assert main(["query", "--list"]) == 0 and "head_agreement" in capsys.readouterr().out
     assert main(["query", "nope", "--db", str(qdb)]) == 2
     assert main(["query", "failures", "--db", str(qdb), "--param", "zzz=1"]) == 2
+
+
+def test_query_waits_for_a_writer_then_reads(qdb):
+    import subprocess
+    import sys
+    import time
+
+    from cleann.pipeline.dbopen import DatabaseBusyError
+
+    hold = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "time.sleep(float(sys.argv[2]))")
+    proc = subprocess.Popen([sys.executable, "-c", hold, str(qdb), "1.5"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    t0 = time.monotonic()
+    frame = run_query("failures", qdb, "s1", wait_s=20)
+    assert len(frame) == 2 and time.monotonic() - t0 > 0.5  # it waited for the writer to let go
+    proc.wait(timeout=30)
+
+    proc = subprocess.Popen([sys.executable, "-c", hold, str(qdb), "20"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(DatabaseBusyError, match="still locked"):
+            run_query("failures", qdb, "s1", wait_s=0.5)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
