@@ -49,6 +49,14 @@ def handle(args: argparse.Namespace) -> int:
         result = evaluate_corpus(explain=explain, runner=args.runner, workers=args.workers, **options)
     print(f"run {result['run_id']}")
     print(format_summary(result["summary"], markdown=args.markdown))
+    from cleann.config import default_db_path
+    from cleann.metrics.driver import paired_table
+    from cleann.metrics.report_text import format_paired
+
+    paired = paired_table(args.db or default_db_path(), result["run_id"])
+    if len(paired):
+        print("\nexplanation size on the samples where both found one:")
+        print(format_paired(paired.to_dict(orient="records"), markdown=args.markdown))
     print(f"report: cleann report {result['run_id']} -o report.html" + (f" --db {args.db}" if args.db else ""))
     return 0
 

@@ -18,6 +18,16 @@ from cleann.pipeline.dbopen import open_db
 from cleann.pipeline.params import ExplainParams
 
 
+def paired_table(db_path: str | Path, run_id: str) -> pd.DataFrame:
+    """:func:`cleann.metrics.summary.paired_sizes` for a stored evaluation."""
+    from cleann.metrics.summary import paired_sizes
+
+    with open_db(db_path, read_only=True) as con:
+        per_sample = con.execute("SELECT sample_id, explainer, metric, value FROM metrics "
+                                 "WHERE run_id = ? AND sample_id <> ''", [run_id]).df()
+    return paired_sizes(per_sample) if len(per_sample) else pd.DataFrame()
+
+
 def finish_evaluation(plan: EvalPlan) -> pd.DataFrame:
     """Load leftovers, store per-explainer aggregates, close the evaluation; returns them."""
     from cleann.store.db import insert_frame

@@ -27,3 +27,15 @@ def format_summary(rows: list[dict], markdown: bool = False) -> str:
     widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
     return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
                      for r in table)
+
+
+def format_paired(rows: list[dict], markdown: bool = False) -> str:
+    """CLEANN vs each ranking on the samples where both found an explanation."""
+    head = ["vs", "both found", "CLEANN median", "ranking median", "CLEANN smaller", "equal", "CLEANN larger"]
+    keys = ["explainer", "n_both", "cleann_median", "baseline_median", "cleann_smaller", "equal", "cleann_larger"]
+    table = [head] + [[_cell(r.get(k), "{:.1f}" if "median" in k else "{}") for k in keys] for r in rows]
+    if markdown:
+        return "\n".join(["| " + " | ".join(table[0]) + " |", "|" + "---|" * len(head)]
+                         + ["| " + " | ".join(r) + " |" for r in table[1:]])
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in table)

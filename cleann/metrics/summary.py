@@ -52,3 +52,23 @@ def _order(name: str) -> tuple[int, str]:
     known = ["cleann", "attention", "attention_best", "rollout", "gxi", "ig", "shap"]
     base = "attention_best" if name.startswith("attention_h") else name
     return (known.index(base) if base in known else len(known), name)
+
+
+def paired_sizes(metrics: pd.DataFrame) -> pd.DataFrame:
+    """CLEANN's size vs each ranking's tokens-to-flip on the samples where both found one.
+
+    Why paired: per-explainer medians are over different samples (each explainer's own
+    successes); the issue's size goal compares them on the same samples.
+    """
+    sizes = metrics[metrics["metric"] == "size"].pivot_table(index="sample_id", columns="explainer",
+                                                             values="value", aggfunc="first")
+    if "cleann" not in sizes:
+        return pd.DataFrame()
+    rows = []
+    for name in sorted((c for c in sizes.columns if c != "cleann"), key=_order):
+        both = sizes[["cleann", name]].dropna()
+        c, b = both["cleann"], both[name]
+        rows.append({"explainer": name, "n_both": len(both), "cleann_median": c.median(),
+                     "baseline_median": b.median(), "cleann_smaller": int((c < b).sum()),
+                     "equal": int((c == b).sum()), "cleann_larger": int((c > b).sum())})
+    return pd.DataFrame(rows)

@@ -50,6 +50,21 @@ def _table(summary: pd.DataFrame) -> str:
     return f'<table class="summary" id="summary"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _paired(data: ReportData) -> str:
+    from cleann.metrics.summary import paired_sizes
+
+    rows = paired_sizes(data.per_sample).to_dict(orient="records")
+    if not rows:
+        return ""
+    head = ["vs", "both found", "CLEANN median", "ranking median", "CLEANN smaller", "equal", "CLEANN larger"]
+    keys = ["explainer", "n_both", "cleann_median", "baseline_median", "cleann_smaller", "equal", "cleann_larger"]
+    body = "".join("<tr>" + "".join(f"<td>{escape(_cell(r.get(k), '{:.1f}' if 'median' in k else '{}'))}</td>"
+                                    for k in keys) + "</tr>" for r in rows)
+    return ('<h3>Explanation size, paired: samples where CLEANN and the ranking both changed the output</h3>'
+            '<table class="summary" id="paired"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head)
+            + f"</tr></thead><tbody>{body}</tbody></table>")
+
+
 def _meta(data: ReportData) -> str:
     run, ev = data.run, data.evaluation or {}
     items = [("run", run["run_id"]), ("corpus", run.get("corpus")), ("model", run.get("model")),
@@ -161,6 +176,7 @@ def render_report(data: ReportData) -> str:
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f'<style>{CSS}</style></head><body><h1>{escape(title)}</h1>{_meta(data)}'
             f'<h2>Side by side</h2>{_table(data.summary)}<ul class="legend">{defs}</ul>'
+            f'{_paired(data)}'
             f'<h2>Plots</h2>{_charts(data, colors)}'
             f'<h2>Samples</h2><p class="legend">{escape(legend)}</p>{samples}'
             f'<script type="application/json" id="summary-data">'

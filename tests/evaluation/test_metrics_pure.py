@@ -57,3 +57,16 @@ def test_summary_aggregates_per_explainer():
     assert out.loc["ig", "median_size"] == 4
     assert out.loc["ig", "seconds"] == 3.0
     assert success_rate(np.array([1, 1, 0, 1])) == 0.75
+
+
+def test_paired_sizes_compare_on_shared_samples_only():
+    from cleann.metrics.summary import paired_sizes
+
+    rows = [("a", "cleann", "size", 1), ("a", "ig", "size", 3), ("b", "cleann", "size", 2),
+            ("b", "ig", "size", 2), ("c", "ig", "size", 1), ("d", "cleann", "size", 4),
+            ("d", "ig", "size", 2)]
+    df = pd.DataFrame(rows, columns=["sample_id", "explainer", "metric", "value"])
+    out = paired_sizes(df).set_index("explainer").loc["ig"]
+    assert out["n_both"] == 3  # sample c has no CLEANN set
+    assert (out["cleann_smaller"], out["equal"], out["cleann_larger"]) == (1, 1, 1)
+    assert out["cleann_median"] == 2 and out["baseline_median"] == 2
