@@ -48,27 +48,30 @@ def run_corpus(kind: str, limit: int, heads: str, db: Path, model: str, batch_si
         SELECT count(*), avg(n_tokens),
                avg(CAST(stage_seconds->>'infer' AS DOUBLE)), avg(CAST(stage_seconds->>'graph' AS DOUBLE)),
                avg(CAST(stage_seconds->>'search' AS DOUBLE)), avg(CAST(stage_seconds->>'tester' AS DOUBLE)),
-               avg(forward_passes), count(best_size)
+               avg(forward_passes), count(best_size), sum(seconds)
         FROM samples WHERE run_id = ? AND status = 'ok'""", [summary.run_id]).fetchall()[0]
     con.close()
-    n, tokens, infer, graph, search, tester, passes, explained = row
+    n, tokens, infer, graph, search, tester, passes, explained, busy = row
     return {"corpus": "review snippets" if kind == "imdb" else "ml-100k users", "n": n, "tokens": tokens,
             "infer": infer, "graph": graph, "search": search, "tester": tester, "passes": passes,
-            "explained": explained, "wall": wall, "per_s": summary.processed_now / wall if wall else 0.0,
+            "explained": explained, "wall": wall, "busy_per_s": n / busy if busy else 0.0,
+            "per_s": summary.processed_now / wall if summary.processed_now else None,
             "run_id": summary.run_id}
 
 
 def table(results: list[dict]) -> str:
     head = ("| corpus | samples | mean length | infer s/sample | graph s/sample | search s/sample "
             "| tester s/sample | (graph+search)/infer | (graph+search+tester)/infer | forward passes/sample "
-            "| with explanation | end-to-end samples/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "| with explanation | samples/s (sum of stages) | samples/s (wall, this invocation) |"
+            "\n|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in results:
         lines.append(
             f"| {r['corpus']} | {r['n']} | {r['tokens']:.1f} | {r['infer']:.4f} | {r['graph']:.4f} | {r['search']:.4f} "
             f"| {r['tester']:.4f} | {(r['graph'] + r['search']) / r['infer']:.1f}x "
             f"| {(r['graph'] + r['search'] + r['tester']) / r['infer']:.1f}x | {r['passes']:.1f} "
-            f"| {r['explained']}/{r['n']} | {r['per_s']:.3f} |")
+            f"| {r['explained']}/{r['n']} | {r['busy_per_s']:.3f} "
+            f"| {'resumed, none new' if r['per_s'] is None else format(r['per_s'], '.3f')} |")
     return "\n".join(lines)
 
 
