@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--heads", default="all", help="all | mean | comma list (default all)")
     parser.add_argument("--max-set-size", type=int, default=2,
                         help="largest explanation searched (default 2: bounds the tester's forward passes)")
+    parser.add_argument("--text-nodes", default="topk:12",
+                        help="node selection for reviews (default topk:12: the 12 tokens [CLS] attends to most)")
     parser.add_argument("--rec-nodes", default="topk:16",
                         help="node selection for MovieLens histories (default topk:16; histories reach 200 items)")
     parser.add_argument("--runner", choices=["threads", "processes", "dask"], default="threads")
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         summaries[kind] = run_explain({
             "corpus_kind": kind, "limit": limit, "batch_size": 4, "heads": args.heads, "model": models[kind],
             "db": db, "runner": args.runner, "max_set_size": args.max_set_size,
-            "nodes": "all" if kind == "imdb" else args.rec_nodes,
+            "nodes": args.text_nodes if kind == "imdb" else args.rec_nodes,
         }, use_prefect=not args.no_prefect)
         print("\n".join(summary_lines(summaries[kind])))
 
