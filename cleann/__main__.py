@@ -1,5 +1,7 @@
+"""`python -m cleann`: same as the `cleann` console script."""
 import sys
 
 from cleann.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # spawned worker processes import this module; do not re-run
+    sys.exit(main())
