@@ -23,7 +23,7 @@ run() {  # name, limit, then the evaluate arguments
   local run_id; run_id=$(awk '/^run /{print $2; exit}' "$OUT/evaluation_$name.log")
   $CLEANN report "$run_id" -o "$OUT/report_$name.html" --db "$DB"
   { echo "command: \`cleann evaluate $* --limit $limit\` (run $run_id, started $started, finished $(date -u '+%H:%M UTC'))"
-    echo; sed -n '/^| explainer/,/^$/p' "$OUT/evaluation_$name.log"; } > "$OUT/evaluation_$name.md"
+    echo; grep -e '^|' -e '^explanation size' "$OUT/evaluation_$name.log"; } > "$OUT/evaluation_$name.md"
 }
 # shellcheck disable=SC2086
 run snippets "$SNIPPETS" imdb --corpus-name rt_snippets $SNIPPET_ARGS
