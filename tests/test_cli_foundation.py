@@ -88,10 +88,13 @@ def test_ingest_movielens_folder(prefect_harness, tmp_path, tmp_db, capsys):
 
 @pytest.mark.slow
 @pytest.mark.flow
-def test_demo_real_offline_corpora_twice(prefect_harness, tmp_db, capsys):
-    """The done-when numbers, on the real pinned artifacts (fetched once into the cache)."""
+def test_ingest_real_offline_corpora_twice(prefect_harness, tmp_db, capsys):
+    """The done-when numbers, on the real pinned artifacts (fetched once into the cache).
+
+    `cleann demo` runs these same ingests first, then trains and explains (too long here)."""
     for _ in range(2):
-        assert main(["demo", "--db", str(tmp_db)]) == 0
+        assert main(["ingest", "imdb", "--db", str(tmp_db)]) == 0
+        assert main(["ingest", "movielens", "--db", str(tmp_db)]) == 0
         capsys.readouterr()
         with closing(db.connect(tmp_db, read_only=True)) as con:
             docs = dict(con.execute("SELECT corpus, count(*) FROM documents GROUP BY 1").fetchall())
