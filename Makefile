@@ -15,7 +15,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet torch==2.13.0
-	$(VENV)/bin/python -m pip install --quiet -e ".[dev,dask]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[dev,dask,eval]"
 	touch $(STAMP)
 
 demo: venv
