@@ -33,7 +33,7 @@ class FinetuneConfig:
 
     corpora: tuple[str, ...] = CORPORA
     seed: int = 0
-    epochs: int = 1
+    epochs: int = 2
     batch_size: int = 32
     lr: float = 2e-4
     warmup: float = 0.1
