@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
     sent = sub.add_parser("sentiment", help="fine-tune MiniLM on the offline review corpora")
     sent.add_argument("--max-minutes", type=float, default=None,
-                      help="training wall-clock budget (default 14)")
+                      help="training wall-clock budget (default 17)")
     rec = sub.add_parser("bert4rec", help="train BERT4Rec on ml-100k (or ml-1m with --ml1m)")
     rec.add_argument("--ml1m", default=None, metavar="PATH",
                      help="GroupLens ml-1m.zip or folder (default: offline ml-100k)")
