@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from cleann.pipeline.params import ExplainParams
 from cleann.pipeline.stage import TRANSIENT_ERRORS, process_batch
 from cleann.pipeline.staging import Staging
+from cleann.tasks.retry import retry_only_when
 
 _TRANSIENT_NAMES = {"BrokenProcessPool", "KilledWorker", "CommClosedError", "StreamClosedError"}
 
@@ -26,12 +27,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS) or type(exc).__name__ in _TRANSIENT_NAMES
 
 
-def _retry_only_transient(task, task_run, state) -> bool:
-    try:
-        state.result()
-    except BaseException as exc:  # noqa: BLE001 - classify whatever the task raised
-        return is_transient(exc)
-    return False
+_retry_only_transient = retry_only_when(is_transient)
 
 
 def _limit_torch_threads() -> None:

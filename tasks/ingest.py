@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from cleann.sources import artifacts
 from cleann.sources.catalog import SourceSpec
 from cleann.store.ingest import ingest_source
+from cleann.tasks.retry import retry_only_when
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -22,12 +23,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (artifacts.RegistryUnreachableError, ConnectionError, TimeoutError))
 
 
-def _retry_only_transient(task, task_run, state) -> bool:
-    try:
-        state.result()
-    except BaseException as exc:  # noqa: BLE001 - classify whatever the task raised
-        return is_transient(exc)
-    return False
+_retry_only_transient = retry_only_when(is_transient)
 
 
 @task(name="fetch_artifact", retries=3, retry_delay_seconds=[2, 10, 30],

@@ -12,21 +12,14 @@ from pathlib import Path
 
 from cleann.errors import ArtifactError
 from cleann.pipeline.params import ExplainParams
+from cleann.sources.artifacts import sha256_file
 
 WEIGHT_SUFFIXES = (".safetensors", ".json", ".txt")
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @lru_cache(maxsize=32)
 def _cached_sha(path: str, mtime_ns: int, size: int) -> str:
-    return _file_sha256(Path(path))
+    return sha256_file(Path(path))
 
 
 def model_sha256(model_path: str | Path) -> str:
