@@ -30,7 +30,7 @@ def paired_table(db_path: str | Path, run_id: str) -> pd.DataFrame:
 
 def finish_evaluation(plan: EvalPlan) -> pd.DataFrame:
     """Load leftovers, store per-explainer aggregates, close the evaluation; returns them."""
-    from cleann.store.db import insert_frame
+    from cleann.store.db import insert_frame, transaction
 
     load_ready_eval(plan.db_path, plan.staging)
     with open_db(plan.db_path) as con:
@@ -38,16 +38,15 @@ def finish_evaluation(plan: EvalPlan) -> pd.DataFrame:
             "SELECT sample_id, explainer, metric, value FROM metrics WHERE run_id = ? AND sample_id <> ''",
             [plan.run_id]).df()
         table = summarize(per_sample) if len(per_sample) else pd.DataFrame()
-        con.execute("BEGIN TRANSACTION")
-        con.execute("DELETE FROM metrics WHERE run_id = ? AND sample_id = ''", [plan.run_id])
-        if len(table):
-            long = table.melt(id_vars="explainer", var_name="metric", value_name="value").dropna()
-            long = long.assign(run_id=plan.run_id, sample_id="", value=long["value"].astype(float))
-            insert_frame(con, "metrics", long[["run_id", "sample_id", "explainer", "metric", "value"]])
-        n = per_sample["sample_id"].nunique() if len(per_sample) else 0
-        con.execute("UPDATE evaluations SET finished_at = ?, n_samples = ? WHERE run_id = ?",
-                    [datetime.now(timezone.utc).replace(tzinfo=None), int(n), plan.run_id])
-        con.execute("COMMIT")
+        with transaction(con):
+            con.execute("DELETE FROM metrics WHERE run_id = ? AND sample_id = ''", [plan.run_id])
+            if len(table):
+                long = table.melt(id_vars="explainer", var_name="metric", value_name="value").dropna()
+                long = long.assign(run_id=plan.run_id, sample_id="", value=long["value"].astype(float))
+                insert_frame(con, "metrics", long[["run_id", "sample_id", "explainer", "metric", "value"]])
+            n = per_sample["sample_id"].nunique() if len(per_sample) else 0
+            con.execute("UPDATE evaluations SET finished_at = ?, n_samples = ? WHERE run_id = ?",
+                        [datetime.now(timezone.utc).replace(tzinfo=None), int(n), plan.run_id])
     return table
 
 

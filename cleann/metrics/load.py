@@ -20,7 +20,7 @@ EVAL_TABLES = ("metrics", "token_scores", "explanations")
 
 
 def load_eval_batch(con: duckdb.DuckDBPyConnection, staging: Staging, batch_id: str) -> int:
-    from cleann.store.db import insert_frame
+    from cleann.store.db import insert_frame, transaction
 
     manifest = staging.read_manifest(batch_id)
     tables = {name: staging.read_table(batch_id, name).to_pandas() for name in manifest["rows"]}
@@ -30,24 +30,20 @@ def load_eval_batch(con: duckdb.DuckDBPyConnection, staging: Staging, batch_id: 
     names = sorted(set(staged["explainer"])) if staged is not None and len(staged) else []
     explainers = pd.DataFrame({"explainer": pd.Series(names, dtype="string")})
     inserted = 0
-    con.execute("BEGIN TRANSACTION")
+    con.register("_eval_ids", keys)
+    con.register("_eval_explainers", explainers)
     try:
-        con.register("_eval_ids", keys)
-        con.register("_eval_explainers", explainers)
-        for name in EVAL_TABLES:
-            cleann_guard = " AND explainer <> 'cleann'" if name == "explanations" else ""
-            con.execute(
-                f"DELETE FROM {name} WHERE run_id = ? AND sample_id IN (SELECT sample_id FROM _eval_ids) "
-                f"AND explainer IN (SELECT explainer FROM _eval_explainers){cleann_guard}",
-                [staging.run_id])
-        for name in EVAL_TABLES:
-            frame = tables.get(name)
-            if frame is not None and len(frame):
-                inserted += insert_frame(con, name, frame)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            for name in EVAL_TABLES:
+                cleann_guard = " AND explainer <> 'cleann'" if name == "explanations" else ""
+                con.execute(
+                    f"DELETE FROM {name} WHERE run_id = ? AND sample_id IN (SELECT sample_id FROM _eval_ids) "
+                    f"AND explainer IN (SELECT explainer FROM _eval_explainers){cleann_guard}",
+                    [staging.run_id])
+            for name in EVAL_TABLES:
+                frame = tables.get(name)
+                if frame is not None and len(frame):
+                    inserted += insert_frame(con, name, frame)
     finally:
         con.unregister("_eval_ids")
         con.unregister("_eval_explainers")

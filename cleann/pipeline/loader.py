@@ -30,28 +30,24 @@ class LoadStats:
 
 def load_batch(con: duckdb.DuckDBPyConnection, staging: Staging, batch_id: str) -> int:
     """Load one staged batch in one transaction; returns rows inserted."""
-    from cleann.store.db import insert_frame
+    from cleann.store.db import insert_frame, transaction
 
     manifest = staging.read_manifest(batch_id)
     ids = pd.DataFrame({"sample_id": [str(s) for s in manifest["sample_ids"]]})
     tables = {name: staging.read_table(batch_id, name) for name in manifest["rows"]}
     inserted = 0
-    con.execute("BEGIN TRANSACTION")
+    con.register("_batch_ids", ids)
     try:
-        con.register("_batch_ids", ids)
-        for name in PIPELINE_TABLES:
-            con.execute(
-                f"DELETE FROM {name} WHERE run_id = ? AND sample_id IN (SELECT sample_id FROM _batch_ids)",
-                [staging.run_id],
-            )
-        for name in PIPELINE_TABLES:
-            table = tables.get(name)
-            if table is not None and table.num_rows:
-                inserted += insert_frame(con, name, table.to_pandas())
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            for name in PIPELINE_TABLES:
+                con.execute(
+                    f"DELETE FROM {name} WHERE run_id = ? AND sample_id IN (SELECT sample_id FROM _batch_ids)",
+                    [staging.run_id],
+                )
+            for name in PIPELINE_TABLES:
+                table = tables.get(name)
+                if table is not None and table.num_rows:
+                    inserted += insert_frame(con, name, table.to_pandas())
     finally:
         con.unregister("_batch_ids")
     staging.remove_batch(batch_id)
