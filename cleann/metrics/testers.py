@@ -2,7 +2,7 @@
 
 Why: CLEANN's tester answers only "did the output change?", but comprehensiveness and
 sufficiency need the probability of the original output after removal. These adapters
-build the removed inputs with the tester's own code (``SentimentTester._inputs``, the
+build the removed inputs with the tester's own code (``SentimentTester.probabilities``, the
 ``np.delete`` + ``next_item_logits`` + ``exclude`` path of ``RecTester``), so tokens are
 removed exactly as for CLEANN, and derive "changed" with the tester's rule (argmax
 differs from the original prediction / top-1). Tests check the verdicts agree.
@@ -19,8 +19,6 @@ class TextOracle:
     """Classification: p(original class), class changed; replacement rank not applicable."""
 
     def __init__(self, tester) -> None:
-        if not hasattr(tester, "_inputs"):
-            raise TypeError("SentimentTester no longer exposes _inputs(); update cleann.metrics.testers")
         self.tester = tester
         inf = tester.inference
         special = np.asarray(inf.special_mask, dtype=bool)
@@ -30,15 +28,8 @@ class TextOracle:
         self.forward_passes = 0
 
     def __call__(self, removals: list[tuple[int, ...]]) -> Outcome:
-        probs = []
-        model = self.tester.model
-        for start in range(0, len(removals), self.tester.chunk):
-            part = [tuple(int(p) for p in r) for r in removals[start:start + self.tester.chunk]]
-            with torch.no_grad():
-                logits = model(**self.tester._inputs(part)).logits.float()
-            self.forward_passes += len(part)
-            probs.append(torch.softmax(logits, dim=-1).numpy())
-        p = np.concatenate(probs) if probs else np.zeros((0, 2))
+        p = self.tester.probabilities(removals)
+        self.forward_passes += len(p)
         return Outcome(prob=p[:, self.pred], changed=p.argmax(axis=1) != self.pred,
                        replacement_rank=np.full(len(p), np.nan))
 

@@ -86,23 +86,34 @@ class SentimentTester:
             inputs["token_type_ids"] = torch.zeros(batch.shape, dtype=torch.int64)
         return inputs
 
+    def probabilities(self, candidates: Sequence[tuple[int, ...]]) -> np.ndarray:
+        """Class probabilities (n, C) after removing each candidate, in chunked passes.
+
+        Public so that metrics needing probabilities (ERASER) remove tokens exactly as the
+        tester does; it does not touch ``forward_passes`` or ``accepted``.
+        """
+        cands = [tuple(int(p) for p in c) for c in candidates]
+        self.model.eval()
+        out = []
+        for start in range(0, len(cands), self.chunk):
+            with torch.no_grad():
+                logits = self.model(**self._inputs(cands[start:start + self.chunk])).logits.float()
+            out.append(torch.softmax(logits, dim=-1).numpy())
+        n_classes = len(self.inference.probs)
+        return np.concatenate(out) if out else np.zeros((0, n_classes), dtype=np.float32)
+
     def __call__(self, candidates: Sequence[tuple[int, ...]]) -> list[bool]:
         cands = [tuple(int(p) for p in c) for c in candidates]
         _check_positions(cands, len(self.inference.token_ids), self.inference.target)
+        probs = self.probabilities(cands)
+        self.forward_passes += -(-len(cands) // self.chunk)
+        preds = probs.argmax(axis=1)
         changed: list[bool] = []
-        self.model.eval()
-        for start in range(0, len(cands), self.chunk):
-            part = cands[start:start + self.chunk]
-            with torch.no_grad():
-                logits = self.model(**self._inputs(part)).logits.float()
-            self.forward_passes += 1
-            probs = torch.softmax(logits, dim=-1).numpy()
-            preds = probs.argmax(axis=1)
-            for cand, pred, p in zip(part, preds, probs):
-                hit = int(pred) != self.inference.pred
-                if hit:
-                    self.accepted[cand] = TextOutcome(int(pred), float(p[pred]))
-                changed.append(hit)
+        for cand, pred, p in zip(cands, preds, probs):
+            hit = int(pred) != self.inference.pred
+            if hit:
+                self.accepted[cand] = TextOutcome(int(pred), float(p[pred]))
+            changed.append(hit)
         return changed
 
 
