@@ -23,6 +23,8 @@ class ModelInput:
     ``attention``: last-layer attention [H, L', L'] from the shared inference pass and
     ``target_pos``, the row of the explained output (CLS, or the appended item).
     ``call_kwargs``: extra model inputs for a single row (broadcast to a batch).
+    ``attention_model``: the same weights with eager attention, when ``model`` is a
+    faster twin that returns no attention weights (default: ``model`` itself).
     """
 
     model: torch.nn.Module
@@ -35,6 +37,7 @@ class ModelInput:
     target_pos: int
     call_kwargs: dict
     output: Callable[[torch.Tensor], torch.Tensor]
+    attention_model: torch.nn.Module | None = None  # eager twin for attention outputs (rollout)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Probabilities of every output for a batch of (possibly interpolated) inputs."""
@@ -50,7 +53,8 @@ class ModelInput:
 REMOVAL_TOKEN = {"pad": "pad_token_id", "mask": "mask_token_id", "delete": "pad_token_id"}
 
 
-def text_input(model: torch.nn.Module, tokenizer, inference, removal: str = "pad") -> ModelInput:
+def text_input(model: torch.nn.Module, tokenizer, inference, removal: str = "pad",
+               attention_model: torch.nn.Module | None = None) -> ModelInput:
     """A classifier sample from :class:`cleann.models.sentiment.TextInference`.
 
     The reference input replaces real tokens by the tester's removal token ([PAD] for
@@ -67,6 +71,7 @@ def text_input(model: torch.nn.Module, tokenizer, inference, removal: str = "pad
         target=int(inference.pred), attention=np.asarray(inference.attention), target_pos=0,
         call_kwargs={"attention_mask": torch.ones_like(ids)},
         output=lambda out: torch.softmax(out.logits.float(), dim=-1),
+        attention_model=attention_model,
     )
 
 
