@@ -55,11 +55,10 @@ def explain_attention_heads(mi: ModelInput) -> list[Attribution]:
 
 def explain_rollout(mi: ModelInput, residual: float = 0.5) -> Attribution:
     """Attention rollout from the output position over all layers (one forward pass)."""
-    model = mi.attention_model or mi.model
-    with measured(model) as cost, torch.no_grad():
+    with measured(mi.model) as cost, torch.no_grad():
         n = mi.input_ids.shape[0]
         kwargs = {k: v.expand(n, *v.shape[1:]) for k, v in mi.call_kwargs.items()}
-        out = model(input_ids=mi.input_ids, output_attentions=True, **kwargs)
+        out = mi.model(input_ids=mi.input_ids, output_attentions=True, **kwargs)
         if not out.attentions:
             raise ValueError("the model returned no attentions; load it with eager attention")
         stacked = torch.stack([a[0] for a in out.attentions]).float().numpy()

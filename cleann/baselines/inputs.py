@@ -23,8 +23,6 @@ class ModelInput:
     ``attention``: last-layer attention [H, L', L'] from the shared inference pass and
     ``target_pos``, the row of the explained output (CLS, or the appended item).
     ``call_kwargs``: extra model inputs for a single row (broadcast to a batch).
-    ``attention_model``: the same weights with eager attention, when ``model`` is a
-    faster twin that returns no attention weights (default: ``model`` itself).
     """
 
     model: torch.nn.Module
@@ -37,7 +35,6 @@ class ModelInput:
     target_pos: int
     call_kwargs: dict
     output: Callable[[torch.Tensor], torch.Tensor]
-    attention_model: torch.nn.Module | None = None  # eager twin for attention outputs (rollout)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Probabilities of every output for a batch of (possibly interpolated) inputs."""
@@ -53,8 +50,7 @@ class ModelInput:
 REMOVAL_TOKEN = {"pad": "pad_token_id", "mask": "mask_token_id", "delete": "pad_token_id"}
 
 
-def text_input(model: torch.nn.Module, tokenizer, inference, removal: str = "pad",
-               attention_model: torch.nn.Module | None = None) -> ModelInput:
+def text_input(model: torch.nn.Module, tokenizer, inference, removal: str = "pad") -> ModelInput:
     """A classifier sample from :class:`cleann.models.sentiment.TextInference`.
 
     The reference input replaces real tokens by the tester's removal token ([PAD] for
@@ -71,7 +67,6 @@ def text_input(model: torch.nn.Module, tokenizer, inference, removal: str = "pad
         target=int(inference.pred), attention=np.asarray(inference.attention), target_pos=0,
         call_kwargs={"attention_mask": torch.ones_like(ids)},
         output=lambda out: torch.softmax(out.logits.float(), dim=-1),
-        attention_model=attention_model,
     )
 
 

@@ -53,8 +53,7 @@ def evaluate_sample(rows: EvalRows, sid: str, view, backend, row: pd.Series, par
                     settings: EvalSettings) -> None:
     """All requested explainers on one inferred sample, metrics and scores into ``rows``."""
     if params.corpus_kind == "imdb":
-        mi = text_input(backend.fast_model, backend.tokenizer, view.raw, params.removal,
-                        attention_model=backend.model)
+        mi = text_input(backend.model, backend.tokenizer, view.raw, params.removal)
         oracle = TextOracle(backend.tester(view, params.removal))
         text = visible_text(backend.tokenizer, str(row["text"]), params.max_length)
     else:

@@ -40,16 +40,6 @@ class TextBackend:
         from cleann.models.sentiment import load_classifier
 
         self.model, self.tokenizer = load_classifier(model_path)
-        self._fast = None
-
-    @property
-    def fast_model(self):
-        """The classifier with SDPA attention, same weights: for passes that need no attention."""
-        if self._fast is None:
-            from cleann.models.fast_twin import sdpa_twin
-
-            self._fast = sdpa_twin(self.model)
-        return self._fast
 
     @property
     def hidden_size(self) -> int:
@@ -71,7 +61,7 @@ class TextBackend:
     def tester(self, view: SampleView, removal: str):
         from cleann.models.testers import SentimentTester
 
-        return SentimentTester(self.fast_model, self.tokenizer, view.raw, removal=removal)
+        return SentimentTester(self.model, self.tokenizer, view.raw, removal=removal)
 
 
 class RecBackend:
