@@ -66,6 +66,7 @@ def explain_corpus(
     max_cond_size: int | None = None,
     max_length: int = 128,
     legacy_negative_pcorr: bool = False,
+    search: str = "head",
     model: str | None = None,
     db: str | None = None,
     staging_dir: str | None = None,

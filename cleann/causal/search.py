@@ -54,6 +54,60 @@ def search_tree(
     return SearchResult(results, calls, tree)
 
 
+JointTester = Callable[[list[tuple[int, Subset]]], Sequence[bool]]
+
+
+def search_trees_together(
+    trees: Sequence[PDSTree], tester: JointTester, *, max_set_size: int | None = None
+) -> list[SearchResult]:
+    """Search several trees of one sample (one per head) size by size, together; stop all
+    after the first size at which any tree has an accepted set.
+
+    Why: the per-sample explanation is the smallest accepted set over all heads. Searching
+    heads one after another (the reference) makes a head without small explanations test
+    every larger size even when another head already explained the output with one
+    token. Going size by size over all trees returns exactly the reference's sets of the
+    minimal size (each tree's results at that size, in its own order); trees whose
+    minimal size is larger report no sets. All trees' candidates of one size go to
+    ``tester`` in one call as ``(tree index, set)`` pairs, so one batched pass serves
+    every head.
+    """
+    if max_set_size is not None and max_set_size < 0:
+        raise BadInputError(f"max_set_size must be >= 0 or None, got {max_set_size}")
+    limits = [len(t.candidates) if max_set_size is None else min(max_set_size, len(t.candidates)) for t in trees]
+    results: list[list[tuple[Subset, int]]] = [[] for _ in trees]
+    calls = [0] * len(trees)
+    active = [lim >= 1 for lim in limits]
+    k = 1
+    while any(active):
+        batches = {}
+        for h, tree in enumerate(trees):
+            if not active[h]:
+                continue
+            batch = tree.legal_subsets(k)
+            if not batch:  # no legal set of size k means none of any larger size
+                active[h] = False
+                continue
+            batches[h] = batch
+        if not batches:
+            break
+        joint = [(h, s) for h, batch in batches.items() for s, _ in batch]
+        verdicts = list(tester(joint))
+        if len(verdicts) != len(joint):
+            raise BadInputError(f"tester returned {len(verdicts)} answers for {len(joint)} candidates")
+        at = 0
+        for h, batch in batches.items():
+            ok = verdicts[at:at + len(batch)]
+            at += len(batch)
+            calls[h] += len(batch)
+            results[h].extend(item for item, hit in zip(batch, ok) if hit)
+        if any(results[h] for h in batches):
+            break
+        k += 1
+        active = [a and k <= lim for a, lim in zip(active, limits)]
+    return [SearchResult(results[h], calls[h], tree) for h, tree in enumerate(trees)]
+
+
 def search_explanations(
     pag: PAG,
     target: int,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from cleann.pipeline.params import LEARNERS, REMOVALS, RUNNERS
+from cleann.pipeline.params import LEARNERS, REMOVALS, RUNNERS, SEARCHES
 
 
 def add_explain_options(p: argparse.ArgumentParser, with_kind: bool = True) -> None:
@@ -24,6 +24,10 @@ def add_explain_options(p: argparse.ArgumentParser, with_kind: bool = True) -> N
     p.add_argument("--num-samples", type=int, help="N of the Fisher-z test (default: model hidden size)")
     p.add_argument("--removal", choices=REMOVALS, default="pad", help="how the tester removes tokens")
     p.add_argument("--max-set-size", type=int, help="largest explanation size searched")
+    p.add_argument("--search", choices=SEARCHES, default="head",
+                   help="head: search every head to its own minimal size (the reference); sample: all heads "
+                        "size by size together, stop at the first size where any head explains (same per-sample "
+                        "best sets, fewer forward passes)")
     p.add_argument("--max-range", type=int, help="PDS-tree radius")
     p.add_argument("--max-cond-size", type=int, help="ICD conditioning-set cap")
     p.add_argument("--max-length", type=int, default=128, help="token limit per text (default 128)")
@@ -44,6 +48,7 @@ def flow_kwargs(args: argparse.Namespace, kind: str | None = None) -> dict:
         "limit": args.limit, "batch_size": args.batch_size, "heads": args.heads, "nodes": args.nodes,
         "learner": args.learner, "alpha": args.alpha, "num_samples": args.num_samples,
         "removal": args.removal, "max_set_size": args.max_set_size, "max_range": args.max_range,
+        "search": args.search,
         "max_cond_size": args.max_cond_size, "max_length": args.max_length, "model": args.model,
         "db": args.db, "staging_dir": args.staging_dir, "runner": args.runner,
         "dask_address": args.dask_address, "workers": args.workers, "store_attention": args.store_attention,

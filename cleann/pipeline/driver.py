@@ -136,7 +136,7 @@ def params_from_kwargs(kwargs: dict) -> tuple[ExplainParams, ExecParams, str]:
     kind = kwargs.get("corpus_kind", "imdb")
     fields = {k: kwargs[k] for k in ("split", "heads", "nodes", "learner", "alpha", "num_samples", "removal",
                                       "max_set_size", "max_range", "max_cond_size", "max_length",
-                                      "legacy_negative_pcorr") if kwargs.get(k) is not None}
+                                      "legacy_negative_pcorr", "search") if kwargs.get(k) is not None}
     params = ExplainParams(corpus_kind=kind, corpus_name=kwargs.get("corpus_name") or default_corpus_name(kind),
                            **{k: (str(v) if k == "heads" else v) for k, v in fields.items()})
     exec_params = ExecParams(limit=kwargs.get("limit"), batch_size=kwargs.get("batch_size") or 8,

@@ -16,6 +16,10 @@ CORPUS_KINDS = ("imdb", "movielens")
 LEARNERS = ("icd", "fci")
 REMOVALS = ("pad", "mask", "delete")
 RUNNERS = ("threads", "processes", "dask", "sequential")
+SEARCHES = ("head", "sample")
+# Fields added after runs existed: left out of the hashed JSON at their default so that
+# the run ids of earlier parameter sets stay the same (resume keeps working).
+_HASHED_ONLY_IF_SET = {"search": "head"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class ExplainParams:
     max_cond_size: int | None = None
     max_length: int = 128
     legacy_negative_pcorr: bool = False
+    search: str = "head"  # "head": every head to its own minimal size (reference); "sample": see search_trees_together
 
     def __post_init__(self) -> None:
         if self.corpus_kind not in CORPUS_KINDS:
@@ -46,12 +51,15 @@ class ExplainParams:
             raise BadInputError(f"removal {self.removal!r}: use one of {', '.join(REMOVALS)}")
         if not 0.0 < float(self.alpha) < 1.0:
             raise BadInputError(f"alpha {self.alpha!r} must lie strictly between 0 and 1")
+        if self.search not in SEARCHES:
+            raise BadInputError(f"search {self.search!r}: use one of {', '.join(SEARCHES)}")
         parse_nodes(self.nodes)
         parse_heads(self.heads)
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys): the hashed form and the `runs.params` column."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        data = {k: v for k, v in asdict(self).items() if _HASHED_ONLY_IF_SET.get(k, object()) != v}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | dict[str, Any]) -> ExplainParams:

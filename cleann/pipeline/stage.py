@@ -73,6 +73,22 @@ def accepted_detail(tester: Any, positions: tuple[int, ...]) -> tuple[int | None
     return (None if flipped is None else int(flipped)), (None if rank is None else int(rank))
 
 
+def _outcome(head: int, plan, matrix: np.ndarray, view: SampleView, tester: Callable, pag, results,
+             n_candidates: int, tester_calls: int, graph_s: float, search_s: float, tester_s: float) -> HeadOutcome:
+    sets = []
+    for rank, (node_set, dist) in enumerate(results, start=1):
+        positions = plan.to_positions(node_set)
+        flipped, rep_rank = accepted_detail(tester, positions)
+        sets.append((rank, positions, len(node_set), int(dist), flipped, rep_rank))
+    edges = [(plan.representative(i), plan.representative(j), mi, mj) for i, j, mi, mj in pag.edges()]
+    return HeadOutcome(
+        head=head, n_nodes=len(plan.nodes) if plan.nodes is not None else plan.attention.shape[0],
+        edges=edges, sets=sets, n_candidates=n_candidates, tester_calls=tester_calls,
+        graph_s=graph_s, search_s=max(0.0, search_s), tester_s=tester_s,
+        top_attended=[int(p) for p in top_attended(matrix, view.target, TOP_ATTENDED)],
+    )
+
+
 def explain_view(
     view: SampleView,
     tester: Callable,
@@ -80,7 +96,9 @@ def explain_view(
     num_samples: int,
     explainer: Explainer,
 ) -> list[HeadOutcome]:
-    """All requested heads of one sample."""
+    """All requested heads of one sample (``params.search`` decides how heads are searched)."""
+    if params.search == "sample":
+        return _explain_view_together(view, tester, params, num_samples)
     outcomes = []
     verdicts: dict[tuple[int, ...], bool] = {}
     for head, matrix in head_matrices(view.attention, params.heads):
@@ -95,20 +113,51 @@ def explain_view(
         total = time.perf_counter() - t0
         graph_s = float(getattr(exp, "seconds_graph", 0.0))
         search_s = float(getattr(exp, "seconds_search", total - graph_s))
-        sets = []
-        for rank, (node_set, dist) in enumerate(exp.results, start=1):
-            positions = plan.to_positions(node_set)
-            flipped, rep_rank = accepted_detail(tester, positions)
-            sets.append((rank, positions, len(node_set), int(dist), flipped, rep_rank))
-        edges = [(plan.representative(i), plan.representative(j), mi, mj) for i, j, mi, mj in exp.pag.edges()]
-        outcomes.append(HeadOutcome(
-            head=head, n_nodes=len(plan.nodes) if plan.nodes is not None else plan.attention.shape[0],
-            edges=edges, sets=sets, n_candidates=len(getattr(exp, "candidates", ()) or ()),
+        outcomes.append(_outcome(
+            head, plan, matrix, view, tester, exp.pag, exp.results,
+            n_candidates=len(getattr(exp, "candidates", ()) or ()),
             tester_calls=int(getattr(exp, "tester_calls", timed.calls)),
-            graph_s=graph_s, search_s=max(0.0, search_s - timed.seconds), tester_s=timed.seconds,
-            top_attended=[int(p) for p in top_attended(matrix, view.target, TOP_ATTENDED)],
-        ))
+            graph_s=graph_s, search_s=search_s - timed.seconds, tester_s=timed.seconds))
     return outcomes
+
+
+def _explain_view_together(view: SampleView, tester: Callable, params: ExplainParams,
+                           num_samples: int) -> list[HeadOutcome]:
+    """``search='sample'``: learn every head's graph, then search all heads size by size
+    together (``search_trees_together``), one batched tester call per size."""
+    from cleann.causal.explain import learn_graph
+    from cleann.causal.pds_tree import build_pds_tree
+    from cleann.causal.search import search_trees_together
+
+    heads, plans, graphs, trees, tree_s = [], [], [], [], []
+    for head, matrix in head_matrices(view.attention, params.heads):
+        plan = plan_nodes(matrix, view.target, params.nodes, view.word_ids)
+        graph = learn_graph(plan.attention, nodes=plan.nodes, num_samples=num_samples, alpha=params.alpha,
+                            learner=params.learner, legacy_negative_pcorr=params.legacy_negative_pcorr,
+                            max_cond_size=params.max_cond_size)
+        if plan.target not in graph.pag.nodes:
+            raise BadInputError(f"target {plan.target} is not one of the graph's nodes")
+        depth = len(graph.pag.nodes) - 1 if params.max_range is None else params.max_range
+        t0 = time.perf_counter()
+        trees.append(build_pds_tree(graph.pag, plan.target, depth))
+        tree_s.append(time.perf_counter() - t0)
+        heads.append((head, matrix))
+        plans.append(plan)
+        graphs.append(graph)
+    timed = TimedTester(tester, lambda positions: positions)
+
+    def joint(cands: list[tuple[int, tuple[int, ...]]]) -> list[bool]:
+        return timed([plans[h].to_positions(node_set) for h, node_set in cands])
+
+    t0 = time.perf_counter()
+    found = search_trees_together(trees, joint, max_set_size=params.max_set_size)
+    search_s = (time.perf_counter() - t0 - timed.seconds) / max(1, len(trees))
+    tester_s = timed.seconds / max(1, len(trees))
+    return [
+        _outcome(head, plan, matrix, view, tester, graph.pag, res.results, n_candidates=len(res.candidates),
+                 tester_calls=res.tester_calls, graph_s=graph.seconds, search_s=search_s + t_s, tester_s=tester_s)
+        for (head, matrix), plan, graph, res, t_s in zip(heads, plans, graphs, found, tree_s)
+    ]
 
 
 def _validate(kind: str, item: Any) -> None:

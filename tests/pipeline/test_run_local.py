@@ -162,3 +162,29 @@ def test_attention_is_stored_only_on_request(text_db, tiny_text_model):
     n = con.execute("SELECT n_tokens FROM samples WHERE sample_id = ?", [saved.stem]).fetchall()[0][0]
     con.close()
     assert np.load(saved)["attention"].shape == (2, n, n)
+
+
+def test_sample_search_keeps_the_best_sets_with_fewer_passes(text_db, tiny_text_model):
+    assert '"search"' not in PARAMS.to_json()  # earlier run ids stay valid
+    per_head = driver.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    together = driver.run_local(PARAMS.with_(search="sample"), ExecParams(batch_size=4), tiny_text_model, text_db)
+    assert together.run_id != per_head.run_id and together.done == per_head.done == len(TEXTS)
+    a, b = table_rows(text_db, per_head.run_id), table_rows(text_db, together.run_id)
+    assert [r[1:] for r in a["graph_edges"]] == [r[1:] for r in b["graph_edges"]]
+    con = connect(text_db, read_only=True)
+    q = ("SELECT sample_id, positions, size, flipped_to FROM explanations WHERE run_id = ? AND rank = 0 "
+         "ORDER BY sample_id")
+    best_a, best_b = (con.execute(q, [r]).fetchall() for r in (per_head.run_id, together.run_id))
+    passes = con.execute("SELECT run_id = ?, sum(forward_passes), sum(best_size) FROM samples "
+                         "WHERE run_id IN (?, ?) GROUP BY 1 ORDER BY 1",
+                         [per_head.run_id, per_head.run_id, together.run_id]).fetchall()
+    head_rows = con.execute("SELECT run_id = ?, count(*) FROM explanations WHERE rank > 0 "
+                            "AND run_id IN (?, ?) GROUP BY 1 ORDER BY 1",
+                            [per_head.run_id, per_head.run_id, together.run_id]).fetchall()
+    con.close()
+    assert best_a and best_a == best_b
+    (_, passes_b, size_b), (_, passes_a, size_a) = passes
+    assert size_a == size_b and passes_b < passes_a, (passes_a, passes_b)
+    assert head_rows[0][1] <= head_rows[1][1]  # heads with larger minimal sets report none
+    with pytest.raises(Exception, match="search"):
+        PARAMS.with_(search="fastest")
