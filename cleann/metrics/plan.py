@@ -69,8 +69,8 @@ def plan_evaluation(db_path: str | Path, run_id: str, settings: EvalSettings, li
         inputs = select_samples(con, NO_RUN, params, limit)
         done = con.execute("""
             SELECT s.sample_id, s.stage_seconds,
-                   (SELECT sum(h.tester_calls) FROM explain_heads h
-                     WHERE h.run_id = s.run_id AND h.sample_id = s.sample_id) AS tester_rows,
+                   coalesce(s.model_rows, (SELECT sum(h.tester_calls) FROM explain_heads h
+                     WHERE h.run_id = s.run_id AND h.sample_id = s.sample_id)) AS tester_rows,
                    (SELECT e.positions FROM explanations e WHERE e.run_id = s.run_id
                      AND e.sample_id = s.sample_id AND e.explainer = 'cleann' AND e.rank = 0) AS positions
             FROM samples s WHERE s.run_id = ? AND s.status = 'ok'""", [run_id]).df()

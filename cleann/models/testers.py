@@ -60,6 +60,7 @@ class SentimentTester:
         length = len(inference.token_ids)
         self.chunk = max(1, min(max_batch, max_tokens_per_pass // max(length, 1)))
         self.forward_passes = 0
+        self.rows = 0  # candidate removals run through the model
         self.accepted: dict[tuple[int, ...], TextOutcome] = {}
 
     def _inputs(self, cands: Sequence[tuple[int, ...]]) -> dict[str, torch.Tensor]:
@@ -107,6 +108,7 @@ class SentimentTester:
         _check_positions(cands, len(self.inference.token_ids), self.inference.target)
         probs = self.probabilities(cands)
         self.forward_passes += -(-len(cands) // self.chunk)
+        self.rows += len(cands)
         preds = probs.argmax(axis=1)
         changed: list[bool] = []
         for cand, pred, p in zip(cands, preds, probs):
@@ -138,6 +140,7 @@ class RecTester:
         self.top1 = int(inference.topk[0])
         self.topk = [int(i) for i in inference.topk]
         self.forward_passes = 0
+        self.rows = 0  # candidate removals run through the model
         self.accepted: dict[tuple[int, ...], RecOutcome] = {}
 
     def __call__(self, candidates: Sequence[tuple[int, ...]]) -> list[bool]:
@@ -150,6 +153,7 @@ class RecTester:
             hists = [np.delete(self.history, list(c)) for c in part]
             logits = next_item_logits(self.rec, hists, batch_size=self.max_batch)
             self.forward_passes += 1
+            self.rows += len(part)
             logits = exclude(logits, [self.history] * len(part))
             new = self.rec.to_external(logits.argmax(dim=1).numpy())
             for cand, item in zip(part, new.tolist()):

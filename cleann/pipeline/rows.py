@@ -27,7 +27,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("run_id", pa.string()), ("sample_id", pa.string()), ("label", pa.int64()), ("pred", pa.int64()),
         ("prob", pa.float64()), ("n_tokens", pa.int32()), ("status", pa.string()), ("error", pa.string()),
         ("seconds", pa.float64()), ("stage_seconds", pa.string()), ("probs", pa.list_(pa.float64())),
-        ("truncated", pa.bool_()), ("forward_passes", pa.int64()), ("best_head", pa.int32()), ("best_size", pa.int32()),
+        ("truncated", pa.bool_()), ("forward_passes", pa.int64()), ("model_rows", pa.int64()), ("best_head", pa.int32()), ("best_size", pa.int32()),
         ("batch_id", pa.string()),
     ]),
     "tokens": pa.schema([
@@ -93,7 +93,8 @@ class BatchRows:
         stages = None if infer_s is None else json.dumps({"infer": infer_s})
         self._rows["samples"].append(self._sample(sid, label, STATUS_FAILED, reason[:500], view, stage_seconds=stages))
 
-    def add_done(self, sid: str, label, view, outcomes: list[HeadOutcome], infer_s: float, passes) -> None:
+    def add_done(self, sid: str, label, view, outcomes: list[HeadOutcome], infer_s: float, passes,
+                 model_rows: int | None = None) -> None:
         self._add_tokens(sid, view)
         best = _best(outcomes)
         for o in outcomes:
@@ -124,6 +125,7 @@ class BatchRows:
         self._rows["samples"].append(self._sample(
             sid, label, STATUS_OK, None, view, stage_seconds=json.dumps(stages),
             seconds=infer_s + graph_s + search_s + tester_s, forward_passes=_int_or_none(passes),
+            model_rows=_int_or_none(model_rows),
             best_head=None if best is None else best[0], best_size=best_size,
         ))
 

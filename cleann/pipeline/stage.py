@@ -233,7 +233,7 @@ def process_batch(
             tester = backend.tester(view, params.removal)
             outcomes = explain_view(view, tester, params, num_samples, explainer)
             passes = getattr(tester, "forward_passes", None)
-            rows.add_done(sid, labels[sid], view, outcomes, infer_s, passes)
+            rows.add_done(sid, labels[sid], view, outcomes, infer_s, passes, getattr(tester, "rows", None))
         except TRANSIENT_ERRORS:
             raise
         except Exception as exc:  # noqa: BLE001 - a permanent per-sample failure

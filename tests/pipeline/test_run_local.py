@@ -181,7 +181,11 @@ def test_sample_search_keeps_the_best_sets_with_fewer_passes(text_db, tiny_text_
     head_rows = con.execute("SELECT run_id = ?, count(*) FROM explanations WHERE rank > 0 "
                             "AND run_id IN (?, ?) GROUP BY 1 ORDER BY 1",
                             [per_head.run_id, per_head.run_id, together.run_id]).fetchall()
+    rows = con.execute("SELECT s.model_rows, (SELECT sum(tester_calls) FROM explain_heads h WHERE h.run_id = s.run_id "
+                       "AND h.sample_id = s.sample_id) FROM samples s WHERE run_id = ?", [per_head.run_id]).fetchall()
     con.close()
+    # rows run through the model: heads share verdicts, so never more than the sets handed over
+    assert all(0 < m <= calls for m, calls in rows) and any(m < calls for m, calls in rows)
     assert best_a and best_a == best_b
     (_, passes_b, size_b), (_, passes_a, size_a) = passes
     assert size_a == size_b and passes_b < passes_a, (passes_a, passes_b)
