@@ -33,13 +33,13 @@ def machine() -> str:
 
 
 def run_corpus(kind: str, limit: int, heads: str, db: Path, model: str, batch_size: int,
-               nodes: str = "all", max_set_size: int | None = None) -> dict:
+               nodes: str = "all", max_set_size: int | None = None, search: str = "head") -> dict:
     from cleann.pipeline import driver
     from cleann.pipeline.params import ExecParams, ExplainParams
     from cleann.store.db import connect
 
     params = ExplainParams(corpus_kind=kind, corpus_name="rt_snippets" if kind == "imdb" else "ml-100k", heads=heads,
-                           nodes=nodes, max_set_size=max_set_size)
+                           nodes=nodes, max_set_size=max_set_size, search=search)
     t0 = time.perf_counter()
     summary = driver.run_local(params, ExecParams(limit=limit, batch_size=batch_size), model, db)
     wall = time.perf_counter() - t0
@@ -48,12 +48,13 @@ def run_corpus(kind: str, limit: int, heads: str, db: Path, model: str, batch_si
         SELECT count(*), avg(n_tokens),
                avg(CAST(stage_seconds->>'infer' AS DOUBLE)), avg(CAST(stage_seconds->>'graph' AS DOUBLE)),
                avg(CAST(stage_seconds->>'search' AS DOUBLE)), avg(CAST(stage_seconds->>'tester' AS DOUBLE)),
-               avg(forward_passes), count(best_size), sum(seconds)
+               avg(forward_passes), count(best_size), sum(seconds), avg(model_rows)
         FROM samples WHERE run_id = ? AND status = 'ok'""", [summary.run_id]).fetchall()[0]
     con.close()
-    n, tokens, infer, graph, search, tester, passes, explained, busy = row
+    n, tokens, infer, graph, search_s, tester, passes, explained, busy, model_rows = row
     return {"corpus": "review snippets" if kind == "imdb" else "ml-100k users", "n": n, "tokens": tokens,
-            "infer": infer, "graph": graph, "search": search, "tester": tester, "passes": passes,
+            "infer": infer, "graph": graph, "search": search_s, "tester": tester, "passes": passes,
+            "model_rows": model_rows,
             "explained": explained, "wall": wall, "busy_per_s": n / busy if busy else 0.0,
             "per_s": summary.processed_now / wall if summary.processed_now else None,
             "run_id": summary.run_id}
@@ -61,15 +62,15 @@ def run_corpus(kind: str, limit: int, heads: str, db: Path, model: str, batch_si
 
 def table(results: list[dict]) -> str:
     head = ("| corpus | samples | mean length | infer s/sample | graph s/sample | search s/sample "
-            "| tester s/sample | (graph+search)/infer | (graph+search+tester)/infer | forward passes/sample "
+            "| tester s/sample | (graph+search)/infer | (graph+search+tester)/infer | forward passes/sample | model rows/sample "
             "| with explanation | samples/s (sum of stages) | samples/s (wall, this invocation) |"
-            "\n|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in results:
         lines.append(
             f"| {r['corpus']} | {r['n']} | {r['tokens']:.1f} | {r['infer']:.4f} | {r['graph']:.4f} | {r['search']:.4f} "
             f"| {r['tester']:.4f} | {(r['graph'] + r['search']) / r['infer']:.1f}x "
-            f"| {(r['graph'] + r['search'] + r['tester']) / r['infer']:.1f}x | {r['passes']:.1f} "
+            f"| {(r['graph'] + r['search'] + r['tester']) / r['infer']:.1f}x | {r['passes']:.1f} | {r['model_rows']:.1f} "
             f"| {r['explained']}/{r['n']} | {r['busy_per_s']:.3f} "
             f"| {'resumed, none new' if r['per_s'] is None else format(r['per_s'], '.3f')} |")
     return "\n".join(lines)
@@ -83,6 +84,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-set-size", type=int, help="search limit (default: none, as the reference)")
     ap.add_argument("--rec-nodes", default="all", help="node selection for MovieLens (e.g. topk:16)")
+    ap.add_argument("--search", default="head", choices=["head", "sample"], help="explanation search mode")
     ap.add_argument("--text-model", help="default: the embedded default sentiment model")
     ap.add_argument("--rec-model", help="default: the embedded default BERT4Rec")
     ap.add_argument("--db", help="database (default: a fresh temporary one)")
@@ -97,12 +99,12 @@ def main() -> None:
     if args.reviews:
         model = args.text_model or str(ensure_default_sentiment())
         results.append(run_corpus("imdb", args.reviews, args.heads, db, model, args.batch_size,
-                                  max_set_size=args.max_set_size))
+                                  max_set_size=args.max_set_size, search=args.search))
         print(table(results), flush=True)
     if args.users:
         model = args.rec_model or str(ensure_default_bert4rec())
         results.append(run_corpus("movielens", args.users, args.heads, db, model, args.batch_size,
-                                  nodes=args.rec_nodes, max_set_size=args.max_set_size))
+                                  nodes=args.rec_nodes, max_set_size=args.max_set_size, search=args.search))
     text = table(results)
     print(text)
     if args.out:
@@ -112,10 +114,13 @@ def main() -> None:
             commit = "?"
         cmd = "bench/pipeline_speed.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k not in ("out", "db"))
-        Path(args.out).write_text(
-            f"# Pipeline speed\n\nCommand: `.venv/bin/python {cmd}` (commit {commit})\n\n"
-            f"Machine: {started_on}; one process, sequential (no Prefect), heads={args.heads}, "
-            f"max_set_size={args.max_set_size}, MovieLens nodes={args.rec_nodes}.\n\n{text}\n")
+        out = Path(args.out)
+        earlier = out.read_text().split("\n", 1)[1].lstrip("\n") if out.exists() else ""
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        out.write_text(  # newest run first, earlier runs kept below
+            f"# Pipeline speed\n\n## Run of {when}\n\nCommand: `.venv/bin/python {cmd}` (commit {commit})\n\n"
+            f"Machine: {started_on}; one process, sequential (no Prefect), heads={args.heads}, search={args.search}, "
+            f"max_set_size={args.max_set_size}, MovieLens nodes={args.rec_nodes}.\n\n{text}\n\n{earlier}")
 
 
 if __name__ == "__main__":
