@@ -49,8 +49,20 @@ def make_rec_db(path: Path, n_users: int = 4, corpus: str = "ml-tiny") -> Path:
     return path
 
 
+def _rounded(value):
+    """Floats to 5 decimals: a batch of other lengths pads differently, and padded batched
+    matmuls may differ from unpadded ones in the last float bits (seen: 8e-7 on a
+    probability), which is not a pipeline difference."""
+    if isinstance(value, float):
+        return round(value, 5)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rounded(v) for v in value)
+    return value
+
+
 def table_rows(db: Path, run_id: str) -> dict[str, list[tuple]]:
-    """Every pipeline row of a run, without timings and batch names (they differ per run)."""
+    """Every pipeline row of a run, without timings and batch names (they differ per run),
+    floats rounded (see ``_rounded``)."""
     from cleann.store.db import connect
 
     drop = {"samples": {"seconds", "stage_seconds", "batch_id"},
@@ -60,8 +72,9 @@ def table_rows(db: Path, run_id: str) -> dict[str, list[tuple]]:
     try:
         for table in ("samples", "tokens", "graph_edges", "explanations", "explain_heads"):
             cols = [c for c in con.execute(f"SELECT * FROM {table} LIMIT 0").df().columns if c not in drop.get(table, set())]
-            out[table] = con.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE run_id = ? ORDER BY ALL",
-                                     [run_id]).fetchall()
+            rows = con.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE run_id = ? ORDER BY ALL",
+                               [run_id]).fetchall()
+            out[table] = [_rounded(row) for row in rows]
     finally:
         con.close()
     return out
