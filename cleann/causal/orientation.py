@@ -253,22 +253,43 @@ def rule_4(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepse
 
 # --- uncovered paths (R5, R9, R10) ----------------------------------------------------
 _PRUNE_AFTER = 256  # DFS steps before dead-end pruning starts (cheap searches stay cheap)
+MAX_PATH_STEPS = 200_000  # DFS steps of one uncovered-path search before giving up (~10 s)
 
 
-def _reaches(cond: np.ndarray, start: int, target: int, through: np.ndarray) -> bool:
-    """Whether ``target`` is reachable from ``start`` along ``cond`` arcs via nodes in
-    ``through`` (a relaxation of the uncovered-path search: no triple conditions, walks
-    allowed). False proves that no uncovered path exists either."""
-    seen = np.zeros(len(through), dtype=bool)
-    seen[start] = True
-    frontier = np.array([start])
-    while frontier.size:
-        nxt = cond[frontier].any(axis=0)
-        if nxt[target]:
+class PathSearchBudgetExceeded(RuntimeError):
+    """An uncovered-path search (R5, R9, R10) exceeded ``MAX_PATH_STEPS``.
+
+    Why an error rather than "no path": the answer decides orientations, and the
+    reference would run for minutes to hours here (the search is exponential where no
+    uncovered path exists but many partial ones do). Guessing would silently change the
+    PAG; the pipeline records the sample as failed with this message and goes on.
+    """
+
+
+def _can_finish(adj: np.ndarray, cond: np.ndarray, prev: int, t: int, y: int, ny: int,
+                through: np.ndarray) -> bool:
+    """Whether the partial path ``..., prev, t`` can be completed at all: a search over
+    states (last two nodes) that keeps every step condition of the uncovered-path search
+    (``cond``, the uncovered triple, the exit test) but allows revisits of ``through``.
+
+    Why: it is a relaxation, so False proves that the depth-first search below this
+    branch finds nothing, and pruning it leaves the result unchanged. The weaker
+    node-reachability test missed the costly case: ny reachable, yet no step into it
+    satisfies the exit test (a 42-token head spent more than 8 minutes in R10).
+    """
+    step = adj & cond & through[None, :]                                  # u -> w allowed
+    exit_ok = (cond[:, ny] & ~adj[:, y])[None, :] & ~adj[:, ny][:, None]   # state (p, u) finishes
+    open_pairs = (~adj).astype(np.float32)                                 # p, w not adjacent
+    frontier = np.zeros_like(adj)
+    frontier[prev, t] = True
+    seen = frontier.copy()
+    while frontier.any():
+        if (frontier & exit_ok).any():
             return True
-        nxt &= through & ~seen
+        nxt = (frontier.T.astype(np.float32) @ open_pairs > 0) & step    # (p, u) -> (u, w)
+        nxt &= ~seen
         seen |= nxt
-        frontier = np.flatnonzero(nxt)
+        frontier = nxt
     return False
 
 
@@ -291,9 +312,9 @@ def uncovered_path(
 
     Why iterative with pruning: the reference's search is exponential when a
     self-avoiding walk traps itself (e.g. sparse triangle-free circle components). After
-    ``_PRUNE_AFTER`` steps, an extension t is skipped when ny cannot be reached from t
-    at all within the remaining nodes; such a branch returns None in the reference
-    too, so the result is unchanged.
+    ``_PRUNE_AFTER`` steps, an extension t is skipped when the path cannot be finished
+    from (prev, t) even with revisits allowed (:func:`_can_finish`); such a branch
+    returns None in the reference too, so the result is unchanged.
     """
     if nx == ny:
         return [nx]
@@ -318,9 +339,13 @@ def uncovered_path(
         child_en = parent_en.copy()
         child_en[t] = False
         steps += 1
+        if steps > MAX_PATH_STEPS:
+            raise PathSearchBudgetExceeded(
+                f"uncovered-path search <{x}, {nx}, ..., {ny}, {y}> on a {len(adj)}-node graph "
+                f"exceeded {MAX_PATH_STEPS:,} steps (orientation rules R5/R9/R10)")
         if cond[t, ny] and not adj[t, y] and not adj[prev, ny]:
             return [*path, t, ny]
-        if steps > _PRUNE_AFTER and not _reaches(cond, t, ny, child_en):
+        if steps > _PRUNE_AFTER and not _can_finish(adj, cond, prev, t, y, ny, child_en):
             continue
         path.append(t)
         masks.append(child_en)
