@@ -219,3 +219,44 @@ def test_uncovered_path_search_is_not_exponential_on_sparse_circle_graphs():
     pag = PAG(range(n), complete=False)
     pag.marks[adj] = CIRCLE
     assert ori.rule_5(pag.marks, np.arange(n), adj, {})
+
+
+def _grid(m: int) -> np.ndarray:
+    adj = np.zeros((m * m, m * m), dtype=bool)
+    for i in range(m):
+        for j in range(m):
+            v = i * m + j
+            if j + 1 < m:
+                adj[v, v + 1] = adj[v + 1, v] = True
+            if i + 1 < m:
+                adj[v, v + m] = adj[v + m, v] = True
+    return adj
+
+
+def test_uncovered_path_search_gives_up_with_a_clear_error(monkeypatch):
+    adj = _grid(5)  # triangle-free: from corner 0 via 1 to 24, entered from 23, is 7+ steps
+    everyone = np.ones(len(adj), dtype=bool)
+    found = ori.uncovered_path(adj, 0, 23, 1, 24, adj, everyone)
+    assert found is not None and found[0] == 1 and found[-1] == 24 and len(found) > 4
+    monkeypatch.setattr(ori, "MAX_PATH_STEPS", 3)
+    with pytest.raises(ori.PathSearchBudgetExceeded, match=r"<0, 1, \.\.\., 24, 23> on a 25-node graph exceeded 3 steps"):
+        ori.uncovered_path(adj, 0, 23, 1, 24, adj, everyone)
+
+
+def test_can_finish_is_a_relaxation_of_the_search():
+    # wherever the exact search finds a path through (prev, t), the relaxation must say True
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(200):
+        n = int(rng.integers(6, 12))
+        adj = np.triu(rng.random((n, n)) < rng.uniform(0.2, 0.5), 1)
+        adj = adj | adj.T
+        x, y, nx, ny = rng.choice(n, 4, replace=False).tolist()
+        path = _recursive_uncovered_path(adj, x, y, nx, ny, adj, np.ones(n, dtype=bool))
+        if path is None or len(path) < 4:
+            continue
+        through = np.ones(n, dtype=bool)
+        through[[x, y, nx, ny, path[1]]] = False
+        assert ori._can_finish(adj, adj, path[0], path[1], y, ny, through)
+        checked += 1
+    assert checked > 10
