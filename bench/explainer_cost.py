@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heads", default="all", help="CLEANN heads: all | mean | list (default all)")
     ap.add_argument("--max-set-size", type=int, default=3,
                     help="CLEANN search budget (default 3; 0 = none: exponential on samples that never flip)")
+    ap.add_argument("--search", choices=("head", "sample"), default="head",
+                    help="CLEANN search mode (pipeline --search; default head)")
     ap.add_argument("--n-steps", type=int, default=50)
     ap.add_argument("--ig-batch-size", type=int, default=25)
     ap.add_argument("--shap-max-evals", type=int, default=500)
@@ -61,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="append to bench/results/explainer_cost.md")
     args = ap.parse_args(argv)
 
+    import os
+
     import torch
+
+    load_at_start = os.getloadavg()[0]
 
     from cleann.baselines.gradients import explain_ig
     from cleann.baselines.inputs import text_input
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ids, texts = _texts(args.corpus, args.n)
     infs = infer(model, tok, texts, max_length=args.max_length)
     params = ExplainParams(corpus_name=args.corpus, heads=args.heads, max_length=args.max_length,
-                           max_set_size=args.max_set_size or None)
+                           max_set_size=args.max_set_size or None, search=args.search)
     n_hidden = int(model.config.hidden_size)
     cost = {"cleann": [], "ig": [], "shap": []}
     found = 0
@@ -111,12 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- command: `{command}`",
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"- machine: {describe_machine()} (shared with other jobs), Python {platform.python_version()}",
+        f"- machine: {describe_machine()}, load average {load_at_start:.1f} at start, Python {platform.python_version()}",
         f"- model: `{model_path}` ({chosen}; hidden {n_hidden}, {model.config.num_hidden_layers} layers, "
         f"{model.config.num_attention_heads} heads)",
         f"- inputs: first {len(texts)} test samples of `{args.corpus}` by doc id, max_length {args.max_length}; "
         f"tokens per sample median {int(np.median(lengths))}, max {max(lengths)}",
-        f"- CLEANN: pipeline defaults (heads={args.heads}, nodes=all, ICD, alpha=0.01, removal=pad), "
+        f"- CLEANN: pipeline defaults (heads={args.heads}, nodes=all, ICD, alpha=0.01, removal=pad), search={args.search}, "
         f"max_set_size={params.max_set_size}, "
         f"explanation found for {found}/{len(texts)} samples",
         f"- IG: Captum LayerIntegratedGradients, n_steps={args.n_steps}, internal batch {args.ig_batch_size}; "
