@@ -206,16 +206,8 @@ def test_uncovered_path_matches_reference_recursion(monkeypatch, prune_after):
 
 def test_uncovered_path_search_is_not_exponential_on_sparse_circle_graphs():
     # a triangle-free o-o grid: every walk is uncovered, self-avoiding walks trap themselves
-    m = 12
-    n = m * m
-    adj = np.zeros((n, n), dtype=bool)
-    for i in range(m):
-        for j in range(m):
-            v = i * m + j
-            if j + 1 < m:
-                adj[v, v + 1] = adj[v + 1, v] = True
-            if i + 1 < m:
-                adj[v, v + m] = adj[v + m, v] = True
+    adj = _grid(12)
+    n = len(adj)
     pag = PAG(range(n), complete=False)
     pag.marks[adj] = CIRCLE
     assert ori.rule_5(pag.marks, np.arange(n), adj, {})
