@@ -13,6 +13,7 @@ excluded for all three.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shlex
 import sys
@@ -62,8 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-shap", action="store_true")
     ap.add_argument("--write", action="store_true", help="append to bench/results/explainer_cost.md")
     args = ap.parse_args(argv)
-
-    import os
 
     import torch
 

@@ -253,7 +253,7 @@ def rule_4(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepse
 
 # --- uncovered paths (R5, R9, R10) ----------------------------------------------------
 _PRUNE_AFTER = 256  # DFS steps before dead-end pruning starts (cheap searches stay cheap)
-MAX_PATH_STEPS = 200_000  # DFS steps of one uncovered-path search before giving up (~10 s)
+MAX_PATH_STEPS = 200_000  # DFS steps of one uncovered-path search before giving up (8.8 s on the 42-node head below)
 
 
 class PathSearchBudgetExceeded(RuntimeError):
@@ -266,11 +266,18 @@ class PathSearchBudgetExceeded(RuntimeError):
     """
 
 
-def _can_finish(adj: np.ndarray, cond: np.ndarray, prev: int, t: int, y: int, ny: int,
-                through: np.ndarray) -> bool:
+def _finish_tables(adj: np.ndarray, cond: np.ndarray, y: int, ny: int) -> tuple[np.ndarray, ...]:
+    """What :func:`_can_finish` needs that is fixed for one search: allowed steps u -> w,
+    finishing states (p, u), and non-adjacent pairs (p, w) as float32 for a matmul."""
+    exit_ok = (cond[:, ny] & ~adj[:, y])[None, :] & ~adj[:, ny][:, None]
+    return adj & cond, exit_ok, (~adj).astype(np.float32)
+
+
+def _can_finish(tables: tuple[np.ndarray, ...], prev: int, t: int, through: np.ndarray) -> bool:
     """Whether the partial path ``..., prev, t`` can be completed at all: a search over
     states (last two nodes) that keeps every step condition of the uncovered-path search
     (``cond``, the uncovered triple, the exit test) but allows revisits of ``through``.
+    ``tables``: :func:`_finish_tables` of the search.
 
     Why: it is a relaxation, so False proves that the depth-first search below this
     branch finds nothing, and pruning it leaves the result unchanged. It is stronger than
@@ -278,10 +285,9 @@ def _can_finish(adj: np.ndarray, cond: np.ndarray, prev: int, t: int, y: int, ny
     8+ minutes in R10 neither was enough (self-avoidance is what fails there), hence
     also ``MAX_PATH_STEPS``. Ordinary heads: 9.1 ms each with it, 9.3 ms with reachability.
     """
-    step = adj & cond & through[None, :]                                  # u -> w allowed
-    exit_ok = (cond[:, ny] & ~adj[:, y])[None, :] & ~adj[:, ny][:, None]   # state (p, u) finishes
-    open_pairs = (~adj).astype(np.float32)                                 # p, w not adjacent
-    frontier = np.zeros_like(adj)
+    steps, exit_ok, open_pairs = tables
+    step = steps & through[None, :]
+    frontier = np.zeros_like(step)
     frontier[prev, t] = True
     seen = frontier.copy()
     while frontier.any():
@@ -327,6 +333,7 @@ def uncovered_path(
     masks = [en]
     stack = [np.flatnonzero(adj[nx] & en & cond[nx] & ~adj[x]).tolist()[::-1]]  # pop() = ascending
     steps = 0
+    tables = None  # built once, when pruning starts
     while stack:
         if not stack[-1]:
             stack.pop()
@@ -346,8 +353,10 @@ def uncovered_path(
                 f"exceeded {MAX_PATH_STEPS:,} steps (orientation rules R5/R9/R10)")
         if cond[t, ny] and not adj[t, y] and not adj[prev, ny]:
             return [*path, t, ny]
-        if steps > _PRUNE_AFTER and not _can_finish(adj, cond, prev, t, y, ny, child_en):
-            continue
+        if steps > _PRUNE_AFTER:
+            tables = tables or _finish_tables(adj, cond, y, ny)
+            if not _can_finish(tables, prev, t, child_en):
+                continue
         path.append(t)
         masks.append(child_en)
         stack.append(np.flatnonzero(adj[t] & child_en & cond[t] & ~adj[prev]).tolist()[::-1])

@@ -249,6 +249,6 @@ def test_can_finish_is_a_relaxation_of_the_search():
             continue
         through = np.ones(n, dtype=bool)
         through[[x, y, nx, ny, path[1]]] = False
-        assert ori._can_finish(adj, adj, path[0], path[1], y, ny, through)
+        assert ori._can_finish(ori._finish_tables(adj, adj, y, ny), path[0], path[1], through)
         checked += 1
     assert checked > 10
