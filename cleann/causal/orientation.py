@@ -253,7 +253,7 @@ def rule_4(marks: np.ndarray, nodes: np.ndarray, adj: np.ndarray, sepsets: Sepse
 
 # --- uncovered paths (R5, R9, R10) ----------------------------------------------------
 _PRUNE_AFTER = 256  # DFS steps before dead-end pruning starts (cheap searches stay cheap)
-MAX_PATH_STEPS = 200_000  # DFS steps of one uncovered-path search before giving up (8.8 s on the 42-node head below)
+MAX_PATH_STEPS = 200_000  # DFS steps of one uncovered-path search before giving up (8.8 s on a real 42-node head, docs/engine.md)
 
 
 class PathSearchBudgetExceeded(RuntimeError):
