@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cleann.pipeline.queries import _value, list_queries, run_query
+    from cleann.pipeline.queries import list_queries, parse_param, run_query
     from cleann.pipeline.report import format_frame
 
     if args.list or not args.name:
@@ -36,7 +36,7 @@ def handle(args: argparse.Namespace) -> int:
         key, sep, val = item.partition("=")
         if not sep:
             raise BadInputError(f"--param {item!r}: use KEY=VALUE")
-        params[key.strip()] = _value(val.strip())
+        params[key.strip()] = parse_param(key.strip(), val.strip())
     frame = run_query(args.name, args.db, args.run, params, wait_s=args.wait)
     print(format_frame(frame, args.format))
     return 0

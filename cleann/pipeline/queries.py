@@ -9,6 +9,11 @@ a running query to close the file.
 Each file starts with header comments: ``name``, ``description``, ``kind`` (sentiment,
 rec, any: which run ``--run`` defaults to; ``all``: no run), ``params`` (prose) and
 ``defaults`` (``key=value, ...``). Parameters are DuckDB named parameters (``$run``).
+Parameters named ``run`` or ``run_*`` are run ids: always text, and checked to exist.
+
+Word-level queries read the ``words`` view and the interval macros (``wilson_low`` ...)
+of ``sql/migrations/301_words.sql``. A database last written before that migration and
+opened read-only gets them as temporary objects, so queries work on it unchanged.
 """
 from __future__ import annotations
 
@@ -50,6 +55,15 @@ def _value(text: str) -> Any:
     return text
 
 
+def parse_param(key: str, text: str) -> Any:
+    """A ``--param KEY=VALUE`` value: run ids stay text (``1234e567...`` is a run id, not a float)."""
+    return text if _is_run_param(key) else _value(text)
+
+
+def _is_run_param(key: str) -> bool:
+    return key == "run" or key.startswith("run_")
+
+
 def parse_query(name: str, text: str) -> NamedQuery:
     header: dict[str, str] = {}
     for line in text.splitlines():
@@ -85,6 +99,20 @@ def get_query(name: str) -> NamedQuery:
     return queries[name]
 
 
+WORDS_MIGRATION = "301_words.sql"
+
+
+def ensure_word_objects(con) -> None:
+    """Create the ``words`` view and interval macros as temporary objects when the
+    database predates migration 301 (a read-only connection cannot migrate it)."""
+    have = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'words'").fetchall()[0][0]
+    if have:
+        return
+    sql = files("cleann.sql").joinpath("migrations", WORDS_MIGRATION).read_text()
+    sql = re.sub(r"CREATE OR REPLACE (MACRO|VIEW)", r"CREATE OR REPLACE TEMP \1", sql)
+    con.execute(sql)
+
+
 def latest_run(con, kind: str) -> str | None:
     kinds = ("sentiment", "rec") if kind in ("any", "all") else (kind,)
     rows = con.execute(
@@ -116,6 +144,12 @@ def run_query(
         missing = [p for p in query.parameters if p not in values]
         if missing:
             raise BadInputError(f"query {name} needs parameter {missing[0]!r} (--param {missing[0]}=VALUE)")
+        for key in filter(_is_run_param, query.parameters):
+            values[key] = str(values[key])
+            if not c.execute("SELECT count(*) FROM runs WHERE run_id = ?", [values[key]]).fetchall()[0][0]:
+                raise BadInputError(f"query {name}: run {values[key]!r} ({key}) is not in the database "
+                                    "(`cleann query runs` lists them)")
+        ensure_word_objects(c)
         return c.execute(query.sql, {p: values[p] for p in query.parameters}).df()
 
     if con is not None:

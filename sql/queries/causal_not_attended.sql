@@ -1,26 +1,37 @@
 -- name: causal_not_attended
--- description: Tokens often causal but rarely among the most-attended: for each best explanation (rank 0) of size k, a causal token counts as attended when it is among the k positions its head's target attends to most.
+-- description: Words causal far more often than they are most-attended. Over occurrences in samples with a best CLEANN set of k words: causal = in that set; attended = among the k words the set's head attends to most (from the target). Causal and attended rates with 95 % Wilson intervals, their gap with Newcombe's paired 95 % interval, base rate and lift; words whose causal rate exceeds their attended rate, ranked by the gap's lower bound.
 -- kind: sentiment
--- params: run (default the latest sentiment run), min_causal (default 3), max_attended_rate (default 0.25), top (default 30)
--- defaults: min_causal=3, max_attended_rate=0.25, top=30
-WITH best AS (
-    SELECT e.sample_id, e.head, e.size, unnest(e.positions) AS pos
-    FROM explanations e
-    JOIN samples s ON s.run_id = e.run_id AND s.sample_id = e.sample_id AND s.status = 'ok'
-    WHERE e.run_id = $run AND e.explainer = 'cleann' AND e.rank = 0
-), causal AS (
-    SELECT lower(t.token) AS token,
-           list_contains(h.top_attended[1:b.size], b.pos) AS attended
-    FROM best b
-    JOIN tokens t ON t.run_id = $run AND t.sample_id = b.sample_id AND t.pos = b.pos
-    JOIN explain_heads h ON h.run_id = $run AND h.sample_id = b.sample_id AND h.head = b.head
+-- params: run (default the latest sentiment run), min_support (default 5), min_causal (default 3), max_attended_rate (default 1), top (default 30)
+-- defaults: min_support=5, min_causal=3, max_attended_rate=1, top=30
+WITH occ AS (
+    SELECT w.word, w.in_explanation AS c, w.attended AS a, w.chance
+    FROM words w
+    JOIN samples s ON s.run_id = w.run_id AND s.sample_id = w.sample_id AND s.status = 'ok'
+    WHERE w.run_id = $run AND w.has_explanation
+), t AS (
+    SELECT word, count(*) AS support,
+           count(*) FILTER (WHERE c AND a) AS n11, count(*) FILTER (WHERE c AND NOT a) AS n10,
+           count(*) FILTER (WHERE a AND NOT c) AS n01, count(*) FILTER (WHERE NOT a AND NOT c) AS n00,
+           avg(chance) AS base_rate
+    FROM occ
+    GROUP BY word
 )
-SELECT token,
-       count(*) AS causal_count,
-       count(*) FILTER (WHERE attended) AS attended_count,
-       round(count(*) FILTER (WHERE attended) / count(*), 4) AS attended_rate
-FROM causal
-GROUP BY token
-HAVING count(*) >= $min_causal AND count(*) FILTER (WHERE attended) / count(*) <= $max_attended_rate
-ORDER BY causal_count DESC, attended_rate, token
+SELECT word, support,
+       n11 + n10 AS causal_count,
+       round((n11 + n10) / support, 4) AS causal_rate,
+       round(wilson_low(n11 + n10, support), 4) AS causal_low,
+       round(wilson_high(n11 + n10, support), 4) AS causal_high,
+       n11 + n01 AS attended_count,
+       round((n11 + n01) / support, 4) AS attended_rate,
+       round(wilson_low(n11 + n01, support), 4) AS attended_low,
+       round(wilson_high(n11 + n01, support), 4) AS attended_high,
+       round((n10 - n01) / support, 4) AS gap,
+       round(newcombe_paired_low(n11, n10, n01, n00), 4) AS gap_low,
+       round(newcombe_paired_high(n11, n10, n01, n00), 4) AS gap_high,
+       round(base_rate, 4) AS base_rate,
+       round((n11 + n10) / support / nullif(base_rate, 0), 2) AS lift
+FROM t
+WHERE support >= $min_support AND n11 + n10 >= $min_causal AND n10 > n01
+  AND (n11 + n01) / support <= $max_attended_rate
+ORDER BY newcombe_paired_low(n11, n10, n01, n00) DESC, causal_count DESC, word
 LIMIT $top;

@@ -1,5 +1,5 @@
 -- name: head_agreement
--- description: Agreement between heads: for each pair of heads, the Jaccard index of their explanation sets (union of a head's accepted sets, ranks >= 1) per sample, averaged over samples where both heads found an explanation.
+-- description: Agreement between heads: for each pair of heads, the Jaccard index of their explanation sets (union of a head's accepted sets, ranks >= 1) per sample, averaged over samples where both heads found an explanation; the share of those samples with identical sets has its 95 % Wilson interval.
 -- kind: any
 -- params: run (default the latest run)
 -- defaults:
@@ -15,7 +15,9 @@ WITH per_head AS (
 )
 SELECT head_a, head_b, count(*) AS n_samples,
        round(avg(jaccard), 4) AS mean_jaccard,
-       round(count(*) FILTER (WHERE jaccard = 1) / count(*), 4) AS identical_share
+       round(count(*) FILTER (WHERE jaccard = 1) / count(*), 4) AS identical_share,
+       round(wilson_low(count(*) FILTER (WHERE jaccard = 1), count(*)), 4) AS identical_low,
+       round(wilson_high(count(*) FILTER (WHERE jaccard = 1), count(*)), 4) AS identical_high
 FROM pairs
 GROUP BY head_a, head_b
 ORDER BY head_a, head_b;

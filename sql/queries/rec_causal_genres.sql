@@ -1,25 +1,27 @@
 -- name: rec_causal_genres
--- description: Genres most often causal for recommendations: occurrences of a genre in users' histories (support), how many of them were in the best explanation (causal count) and the causal rate.
+-- description: Genres most often causal for recommendations: occurrences of a genre in users' histories (support), how many were in the best explanation (causal count), causal rate with its 95 % Wilson interval, base rate (chance of being in a random set of the explanation's size) and lift; ranked by the interval's lower bound.
 -- kind: rec
--- params: run (default the latest rec run), min_support (default 3)
--- defaults: min_support=3
+-- params: run (default the latest rec run), min_support (default 5)
+-- defaults: min_support=5
 WITH r AS (SELECT split_part(corpus, ':', 2) AS corpus FROM runs WHERE run_id = $run),
-s AS (SELECT sample_id FROM samples WHERE run_id = $run AND status = 'ok'),
-best AS (
-    SELECT sample_id, unnest(positions) AS pos
-    FROM explanations WHERE run_id = $run AND explainer = 'cleann' AND rank = 0
-), occ AS (
-    SELECT unnest(i.genres) AS genre, b.pos IS NOT NULL AS causal
-    FROM tokens t
-    JOIN s USING (sample_id)
+occ AS (
+    SELECT unnest(i.genres) AS genre, w.in_explanation AS causal, w.chance
+    FROM words w
+    JOIN samples s ON s.run_id = w.run_id AND s.sample_id = w.sample_id AND s.status = 'ok'
+    JOIN tokens t ON t.run_id = w.run_id AND t.sample_id = w.sample_id AND t.pos = w.positions[1]
     JOIN items i ON i.item_id = t.token_id AND i.corpus = (SELECT corpus FROM r)
-    LEFT JOIN best b ON b.sample_id = t.sample_id AND b.pos = t.pos
-    WHERE t.run_id = $run AND NOT coalesce(t.is_special, false)
+    WHERE w.run_id = $run
+), agg AS (
+    SELECT genre, count(*) AS support, count(*) FILTER (WHERE causal) AS causal_count, avg(chance) AS base_rate
+    FROM occ
+    GROUP BY genre
+    HAVING count(*) >= $min_support
 )
-SELECT genre, count(*) AS support,
-       count(*) FILTER (WHERE causal) AS causal_count,
-       round(count(*) FILTER (WHERE causal) / count(*), 4) AS causal_rate
-FROM occ
-GROUP BY genre
-HAVING count(*) >= $min_support
-ORDER BY causal_count DESC, causal_rate DESC, genre;
+SELECT genre, support, causal_count,
+       round(causal_count / support, 4) AS causal_rate,
+       round(wilson_low(causal_count, support), 4) AS rate_low,
+       round(wilson_high(causal_count, support), 4) AS rate_high,
+       round(base_rate, 4) AS base_rate,
+       round(causal_count / support / nullif(base_rate, 0), 2) AS lift
+FROM agg
+ORDER BY wilson_low(causal_count, support) DESC, causal_count DESC, genre;

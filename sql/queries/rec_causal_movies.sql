@@ -1,27 +1,28 @@
 -- name: rec_causal_movies
--- description: Movies most often in the per-user best explanation of the top-1 recommendation, with support (users whose history contains the movie) and causal rate.
+-- description: Movies most often in the per-user best explanation of the top-1 recommendation: support (users whose history contains the movie), causal count, causal rate with its 95 % Wilson interval, base rate (chance of being in a random set of the explanation's size) and lift; ranked by the interval's lower bound.
 -- kind: rec
--- params: run (default the latest rec run), min_support (default 3), top (default 20)
--- defaults: min_support=3, top=20
-WITH r AS (SELECT run_id, split_part(corpus, ':', 2) AS corpus FROM runs WHERE run_id = $run),
-s AS (SELECT sample_id FROM samples WHERE run_id = $run AND status = 'ok'),
-best AS (
-    SELECT sample_id, unnest(positions) AS pos
-    FROM explanations WHERE run_id = $run AND explainer = 'cleann' AND rank = 0
-), occ AS (
-    SELECT t.token_id AS item_id, b.pos IS NOT NULL AS causal
-    FROM tokens t
-    JOIN s USING (sample_id)
-    LEFT JOIN best b ON b.sample_id = t.sample_id AND b.pos = t.pos
-    WHERE t.run_id = $run AND NOT coalesce(t.is_special, false)
+-- params: run (default the latest rec run), min_support (default 5), top (default 20)
+-- defaults: min_support=5, top=20
+WITH r AS (SELECT split_part(corpus, ':', 2) AS corpus FROM runs WHERE run_id = $run),
+occ AS (
+    SELECT t.token_id AS item_id, w.in_explanation AS causal, w.chance
+    FROM words w
+    JOIN samples s ON s.run_id = w.run_id AND s.sample_id = w.sample_id AND s.status = 'ok'
+    JOIN tokens t ON t.run_id = w.run_id AND t.sample_id = w.sample_id AND t.pos = w.positions[1]
+    WHERE w.run_id = $run
+), agg AS (
+    SELECT item_id, count(*) AS support, count(*) FILTER (WHERE causal) AS causal_count, avg(chance) AS base_rate
+    FROM occ
+    GROUP BY item_id
+    HAVING count(*) >= $min_support AND count(*) FILTER (WHERE causal) > 0
 )
-SELECT o.item_id, any_value(i.title) AS title,
-       count(*) AS support,
-       count(*) FILTER (WHERE o.causal) AS causal_count,
-       round(count(*) FILTER (WHERE o.causal) / count(*), 4) AS causal_rate
-FROM occ o
-LEFT JOIN items i ON i.item_id = o.item_id AND i.corpus = (SELECT corpus FROM r)
-GROUP BY o.item_id
-HAVING count(*) >= $min_support AND count(*) FILTER (WHERE o.causal) > 0
-ORDER BY causal_count DESC, causal_rate DESC, o.item_id
+SELECT a.item_id, i.title, a.support, a.causal_count,
+       round(a.causal_count / a.support, 4) AS causal_rate,
+       round(wilson_low(a.causal_count, a.support), 4) AS rate_low,
+       round(wilson_high(a.causal_count, a.support), 4) AS rate_high,
+       round(a.base_rate, 4) AS base_rate,
+       round(a.causal_count / a.support / nullif(a.base_rate, 0), 2) AS lift
+FROM agg a
+LEFT JOIN items i ON i.item_id = a.item_id AND i.corpus = (SELECT corpus FROM r)
+ORDER BY wilson_low(a.causal_count, a.support) DESC, a.causal_count DESC, a.item_id
 LIMIT $top;
