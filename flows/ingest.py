@@ -45,10 +45,14 @@ def ingest(
     db_path: str | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
+    id_column: str | None = None,
+    split_column: str | None = None,
+    encoding: str | None = None,
 ) -> list[dict]:
     """Ingest `dataset` (imdb | movielens) from `source`; returns one summary per corpus."""
     specs = plan_sources(dataset, source, path, corpus_name,
-                         text_column=text_column, label_column=label_column)
+                         text_column=text_column, label_column=label_column,
+                         id_column=id_column, split_column=split_column, encoding=encoding)
     return run_specs(specs, db_path)
 
 

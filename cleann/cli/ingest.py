@@ -34,6 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="corpus name in the database (offline: pick one offline corpus)")
     parser.add_argument("--text-column", default=None, help="csv/parquet text column (default text)")
     parser.add_argument("--label-column", default=None, help="csv/parquet label column (default label)")
+    parser.add_argument("--id-column", default=None,
+                        help="csv/parquet column with each row's own id (default: the text and "
+                             "its occurrence number)")
+    parser.add_argument("--split-column", default=None,
+                        help="csv/parquet column with train/test (default: a column named "
+                             "'split' when there is one, else a hash of the id)")
+    parser.add_argument("--encoding", default=None,
+                        help="csv text encoding (default utf-8, with or without BOM)")
     parser.add_argument("--db", default=None, help="database file (default ./cleann.duckdb or $CLEANN_DB)")
     parser.set_defaults(handler=run)
 
@@ -46,16 +54,23 @@ def print_results(results: list[dict]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cleann.sources.catalog import plan_sources
+    from cleann.cli._checks import check_db_writable
+    from cleann.config import default_db_path
+    from cleann.sources.catalog import check_source, plan_sources
 
-    plan_sources(args.dataset, args.source, args.path, args.corpus_name)  # fail fast on usage
+    options = {k: getattr(args, k) for k in ("text_column", "label_column", "id_column",
+                                             "split_column", "encoding")}
+    # Everything a user can get wrong is checked here, before Prefect starts (~12 s).
+    specs = plan_sources(args.dataset, args.source, args.path, args.corpus_name, **options)
+    for spec in specs:
+        check_source(spec)
+    check_db_writable(args.db or default_db_path())
     prepare_prefect_home()
     from cleann.flows.ingest import ingest
 
     print(f"ingesting {args.dataset} from {args.source} (Prefect flow `ingest`; a local "
           "Prefect API starts first, ~15 s)...", file=sys.stderr, flush=True)
     results = ingest(args.dataset, args.source, args.path, args.corpus_name,
-                     None if args.db is None else str(args.db),
-                     args.text_column, args.label_column)
+                     None if args.db is None else str(args.db), **options)
     print_results(results)
     return 0

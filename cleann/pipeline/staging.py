@@ -13,12 +13,16 @@ Layout under ``<root>/<run_id>/``::
     out/<batch_id>/<table>.parquet     results, one file per table
     out/<batch_id>/_MANIFEST.json      written last: tables, row counts, sample ids
     attention/<sample_id>.npz          last-layer attention [H, L, L], only on request (kept)
+    owners/<host>-<pid>.json           invocations of this run (see ``clear_unfinished``)
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import os
+import socket
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -130,8 +134,27 @@ class Staging:
             fs.rm(self.input_path(batch_id))
 
     def clear_unfinished(self) -> int:
-        """Delete inputs and partial outputs without a manifest (debris of a killed run)."""
+        """Delete inputs and partial outputs without a manifest (debris of a killed run),
+        unless another live invocation of this run is using them.
+
+        Why the owner files: two invocations of the same run (same run id, same staging
+        folder) may overlap; each registers itself under ``owners/`` here, and debris is
+        cleared only when no other registered invocation is still alive, so the second
+        never deletes the first one's staged inputs or half-written outputs. Owners whose
+        process is gone are removed. Returns the number of paths deleted.
+        """
         fs = self.fs
+        me = self.register_owner()
+        others = [p for p in fs.glob(f"{self.base}/{OWNERS}/*.json")
+                  if p.rstrip("/").split("/")[-1] != me]
+        alive = 0
+        for path in others:
+            if _owner_alive(fs, path):
+                alive += 1
+            else:
+                fs.rm(path)
+        if alive:
+            return 0
         ready = set(self.ready_batches())
         removed = 0
         for path in fs.glob(f"{self.base}/inputs/*"):
@@ -143,6 +166,60 @@ class Staging:
                 fs.rm(path, recursive=True)
                 removed += 1
         return removed
+
+    def register_owner(self) -> str:
+        """Record this process as an invocation of the run (idempotent); returns the name
+        of its owner file under ``owners/``."""
+        name = f"{socket.gethostname()}-{os.getpid()}.json"
+        path = f"{self.base}/{OWNERS}/{name}"
+        info = {"host": socket.gethostname(), "pid": os.getpid(),
+                "pid_start": _process_start(os.getpid()), "written": time.time()}
+        self._atomic_write(path, json.dumps(info).encode())
+        return name
+
+    def release_owner(self) -> None:
+        """Forget this process's registration (the run is finished or abandoned)."""
+        fs = self.fs
+        path = f"{self.base}/{OWNERS}/{socket.gethostname()}-{os.getpid()}.json"
+        if fs.exists(path):
+            fs.rm(path)
+
+
+OWNERS = "owners"
+FOREIGN_OWNER_TTL_S = 12 * 3600  # owners on other hosts: alive while this recent
+
+
+def _process_start(pid: int) -> str | None:
+    """Start time of a process in clock ticks since boot (Linux), to tell a reused pid
+    from the original; None where /proc is not available."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode(errors="replace")
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_alive(fs: fsspec.AbstractFileSystem, path: str) -> bool:
+    """Whether the invocation recorded in an owner file may still be running."""
+    try:
+        with fs.open(path, "rb") as fh:
+            info = json.loads(fh.read())
+    except (OSError, ValueError):
+        return False
+    if info.get("host") != socket.gethostname():
+        return time.time() - float(info.get("written", 0)) < FOREIGN_OWNER_TTL_S
+    pid = int(info.get("pid", -1))
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by another user
+    start = _process_start(pid)
+    return info.get("pid_start") is None or start is None or start == info["pid_start"]
 
 
 def _parquet_bytes(frame: pd.DataFrame | pa.Table) -> bytes:

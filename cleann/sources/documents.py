@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cleann.errors import BadInputError
+from cleann.errors import BadInputError, shorten
 
 DOC_COLUMNS = ["corpus", "doc_id", "split", "text", "label", "source"]
 TRAIN_PERCENT = 80
@@ -22,6 +22,7 @@ TRAIN_PERCENT = 80
 _LABEL_WORDS = {
     "1": 1, "pos": 1, "positive": 1, "fresh": 1, "true": 1,
     "0": 0, "-1": 0, "neg": 0, "negative": 0, "rotten": 0, "false": 0,
+    "1.0": 1, "0.0": 0, "-1.0": 0,  # CSV cells read as text, numbers written as floats
 }
 _BR = re.compile(r"<br\s*/?>", flags=re.IGNORECASE)
 _WS = re.compile(r"\s+")
@@ -69,8 +70,8 @@ def normalize_labels(labels: pd.Series, where: str, first_line: int = 1) -> pd.S
     if bad.any():
         row = bad.idxmax()
         raise BadInputError(
-            f"{where}: line {first_line + int(row)}: label {labels[row]!r} is not one of "
-            "1/0, 1/-1, pos/neg, positive/negative, fresh/rotten, true/false")
+            f"{where}: line {first_line + int(row)}: label '{shorten(labels[row], 80)}' is "
+            "not one of 1/0, 1/-1, pos/neg, positive/negative, fresh/rotten, true/false")
     return mapped.astype("int64")
 
 
@@ -91,14 +92,19 @@ def build_documents(
     present but unrecognised, and duplicate native ids, are errors naming the line.
     `splits` keeps an upstream train/test split; otherwise the split is hashed from the id.
     """
-    native_ids = native_ids.reset_index(drop=True).astype(str)
+    native_ids = native_ids.reset_index(drop=True)
+    no_id = native_ids.isna()
+    if no_id.any():
+        raise BadInputError(f"{where}: line {first_line + int(no_id.to_numpy().argmax())}: "
+                            "id is missing")
+    native_ids = native_ids.astype(str)
     texts = clean_text(texts.reset_index(drop=True).fillna(""))
     labels = labels.reset_index(drop=True)
     dup = native_ids.duplicated(keep=False)
     if dup.any():
         first = native_ids[dup].iloc[0]
         lines = (np.flatnonzero((native_ids == first).to_numpy()) + first_line).tolist()[:5]
-        raise BadInputError(f"{where}: duplicate id {first!r} on lines {lines}")
+        raise BadInputError(f"{where}: duplicate id '{shorten(first, 80)}' on lines {lines}")
     empty = texts.eq("")
     no_label = labels.isna()
     keep = ~(empty | no_label)
@@ -127,4 +133,4 @@ def decode_utf8(data: bytes, path: Path | str, encoding: str = "utf-8-sig") -> s
         line = data[: exc.start].count(b"\n") + 1
         raise BadInputError(
             f"{path}: line {line}: bytes are not valid {encoding} ({exc.reason} at byte "
-            f"{exc.start}); pass the right encoding") from None
+            f"{exc.start}); pass the file's encoding with --encoding (e.g. latin-1)") from None

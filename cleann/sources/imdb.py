@@ -7,6 +7,8 @@ file's relative path) so re-ingesting the same data yields the same ids.
 from __future__ import annotations
 
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -90,15 +92,32 @@ def _open_hf(name_or_path: str | Path):
     return loaded, version
 
 
+def check_aclimdb_folder(root: Path) -> Path:
+    """The folder holding train|test/pos|neg (``root`` or ``root/aclImdb``), or a
+    BadInputError saying what ``root`` is instead (a zip, a tar, a plain file, nothing)."""
+    if not root.exists():
+        raise BadInputError(f"{root}: folder not found")
+    if not root.is_dir():
+        if zipfile.is_zipfile(root) or tarfile.is_tarfile(root):
+            raise BadInputError(f"{root}: is an archive; extract it and pass the aclImdb "
+                                "folder with --path")
+        raise BadInputError(f"{root}: not a folder (expected aclImdb/ with "
+                            "train|test/pos|neg/*.txt)")
+    if not (root / "train").is_dir() and (root / "aclImdb").is_dir():
+        root = root / "aclImdb"
+    if not any((root / s / p).is_dir() for s in IMDB_SPLITS for p in ("pos", "neg")):
+        raise BadInputError(f"{root}: no train|test/pos|neg folders (expected the aclImdb "
+                            "layout)")
+    return root
+
+
 def load_aclimdb(folder: str | Path, corpus: str = "aclimdb") -> pd.DataFrame:
     """A local `aclImdb/` folder: `{train,test}/{pos,neg}/*.txt`, one review per file.
 
     Files that are not valid UTF-8 are skipped and counted (`attrs["skipped"]`), so one
     damaged file does not stop a 50,000-file ingest.
     """
-    root = Path(folder)
-    if not root.is_dir():
-        raise BadInputError(f"{root}: folder not found")
+    root = check_aclimdb_folder(Path(folder))
     if not (root / "train").is_dir() and (root / "aclImdb").is_dir():
         root = root / "aclImdb"
     files = [(path, label, split)

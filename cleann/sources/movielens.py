@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cleann.errors import BadInputError
+from cleann.errors import BadInputError, shorten
 from cleann.sources import artifacts
 
 INTERACTION_COLUMNS = ["corpus", "user_id", "item_id", "rating", "ts"]
@@ -27,6 +28,7 @@ ML100K_GENRES = [
     "Romance", "Sci-Fi", "Thriller", "War", "Western",
 ]
 MAX_EXAMPLES = 5
+RATING_MIN, RATING_MAX = 0.5, 5.0
 
 
 def load_ml1m(path: str | Path, corpus: str = "ml-1m") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -37,7 +39,8 @@ def load_ml1m(path: str | Path, corpus: str = "ml-1m") -> tuple[pd.DataFrame, pd
                                   numeric=[0, 1, 2, 3])
     movies, bad_m = split_fields(movies_raw.decode("latin-1"), "::", 3, movies_name,
                                  numeric=[0])
-    interactions = _interactions(corpus, ratings[0], ratings[1], ratings[2], ratings[3])
+    interactions = _interactions(corpus, ratings[0], ratings[1], ratings[2], ratings[3],
+                                 where=ratings_name, lines=ratings["line"])
     items = _items(corpus, movies[0], movies[1], None, movies[2].str.split("|"),
                    movies_name, movies["line"])
     return _with_source(interactions, items, "ml-1m", path, bad_r + bad_m)
@@ -56,7 +59,8 @@ def load_ml100k(path: str | Path, corpus: str = "ml-100k") -> tuple[pd.DataFrame
     flags = movies[list(range(5, n_item_fields))].to_numpy(dtype=bool)
     names = np.array(ML100K_GENRES, dtype=object)
     genres = pd.Series([list(names[row]) for row in flags], index=movies.index)
-    interactions = _interactions(corpus, ratings[0], ratings[1], ratings[2], ratings[3])
+    interactions = _interactions(corpus, ratings[0], ratings[1], ratings[2], ratings[3],
+                                 where=data_name, lines=ratings["line"])
     items = _items(corpus, movies[0], movies[1], None, genres, item_name, movies["line"])
     return _with_source(interactions, items, "ml-100k", path, bad_r + bad_m)
 
@@ -71,7 +75,8 @@ def load_recbole_ml100k(
     item = read_atomic(folder / "ml-100k.item",
                        ["item_id", "movie_title", "release_year", "class"])
     interactions = _interactions(corpus, inter["user_id"], inter["item_id"], inter["rating"],
-                                 inter["timestamp"])
+                                 inter["timestamp"], where=str(folder / "ml-100k.inter"),
+                                 lines=inter.index + 2)
     genres = item["class"].fillna("").str.split()
     items = _items(corpus, item["item_id"], item["movie_title"], item["release_year"], genres,
                    str(folder / "ml-100k.item"), item.index + 2)
@@ -91,15 +96,43 @@ def load_offline_ml100k(
     return interactions, items
 
 
+def check_members(path: Path, filenames: tuple[str, ...]) -> None:
+    """A zip or folder that holds every file in ``filenames`` (checked by name only, so
+    a 25 MB zip is not read twice); otherwise a BadInputError saying what is wrong."""
+    if not path.exists():
+        raise BadInputError(f"{path}: not found (expected a GroupLens zip or its folder)")
+    if path.is_dir():
+        for filename in filenames:
+            if not any(c.is_file() for c in (path / filename, *path.glob(f"*/{filename}"))):
+                raise BadInputError(f"{path}: no {filename} in this folder")
+        return
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a regular file or folder")
+    if not zipfile.is_zipfile(path):
+        raise BadInputError(f"{path}: not a zip file or folder")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BadInputError(f"{path}: damaged zip file ({exc})") from None
+    for filename in filenames:
+        if not any(n == filename or n.endswith("/" + filename) for n in names):
+            raise BadInputError(f"{path}: no {filename} inside the zip")
+
+
 def read_member(path: str | Path, filename: str) -> tuple[bytes, str]:
     """Bytes of `filename` from a zip or folder (also one folder level down)."""
     path = Path(path)
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if n == filename or n.endswith("/" + filename)]
-            if not names:
-                raise BadInputError(f"{path}: no {filename} inside the zip")
-            return zf.read(min(names, key=len)), f"{path}:{min(names, key=len)}"
+    if path.is_file() and zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist()
+                         if n == filename or n.endswith("/" + filename)]
+                if not names:
+                    raise BadInputError(f"{path}: no {filename} inside the zip")
+                return zf.read(min(names, key=len)), f"{path}:{min(names, key=len)}"
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise BadInputError(f"{path}: damaged zip file ({shorten(exc)})") from None
     if path.is_dir():
         for candidate in (path / filename, *sorted(path.glob(f"*/{filename}"))):
             if candidate.is_file():
@@ -164,14 +197,36 @@ def read_atomic(path: Path, required: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _interactions(corpus, users, items, ratings, ts) -> pd.DataFrame:
-    """Typed interactions; rows with a non-numeric field or repeated exactly are dropped."""
+def _interactions(corpus, users, items, ratings, ts, *, where: str = "ratings",
+                  lines=None) -> pd.DataFrame:
+    """Typed interactions; rows with a non-numeric field or repeated exactly are dropped.
+
+    Ratings outside 0.5..5 (the MovieLens scale), negative or fractional ids are refused
+    with the line (``lines``: the file line of each row), not stored: they mean the file
+    is not what its name says, and BERT4Rec would learn from garbage.
+    """
     numbers = pd.DataFrame({
         name: pd.to_numeric(col.reset_index(drop=True), errors="coerce")
         for name, col in (("user_id", users), ("item_id", items), ("rating", ratings),
                           ("ts", ts))
     })
+    line_of = (pd.Series(np.asarray(lines)) if lines is not None
+               else pd.Series(np.arange(len(numbers)) + 1))
     numeric = numbers.notna().all(axis=1)
+    checks = [
+        ("rating", ~numbers["rating"].between(RATING_MIN, RATING_MAX),
+         f"is outside the MovieLens scale {RATING_MIN}..{RATING_MAX:g}"),
+        ("user_id", numbers["user_id"] < 0, "is negative"),
+        ("item_id", numbers["item_id"] < 0, "is negative"),
+        ("user_id", numbers["user_id"] % 1 != 0, "is not a whole number"),
+        ("item_id", numbers["item_id"] % 1 != 0, "is not a whole number"),
+    ]
+    for column, bad, problem in checks:
+        bad = bad & numeric
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise BadInputError(f"{where}: line {line_of.iloc[row]}: {column} "
+                                f"{numbers[column].iloc[row]:g} {problem}")
     numbers = numbers[numeric]
     dup = numbers.duplicated(["user_id", "item_id", "ts"])
     numbers = numbers[~dup]
@@ -193,6 +248,9 @@ def _items(corpus, item_ids, titles, years, genres, where, lines) -> pd.DataFram
     if ids.isna().any():
         raise BadInputError(f"{where}: line {lines[ids.isna().idxmax()]}: item id "
                             f"{item_ids.iloc[int(ids.isna().idxmax())]!r} is not a number")
+    if (ids < 0).any():
+        row = int((ids < 0).to_numpy().argmax())
+        raise BadInputError(f"{where}: line {lines[row]}: item id {ids[row]:g} is negative")
     ids = ids.astype("int64")
     dup = ids.duplicated(keep=False)
     if dup.any():

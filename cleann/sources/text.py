@@ -8,14 +8,16 @@ version, skipped rows) travels in `frame.attrs["source"]` for the `sources` tabl
 from __future__ import annotations
 
 import bz2
+import codecs
 import io
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from cleann.errors import BadInputError
+from cleann.errors import BadInputError, shorten
 from cleann.sources import artifacts
 from cleann.sources.documents import build_documents, decode_utf8
 
@@ -79,6 +81,54 @@ def load_offline(
     return frame
 
 
+PARQUET_MAGIC = b"PAR1"
+TABLE_KINDS = ("csv", "parquet")
+SPLIT_VALUES = ("train", "test")
+DEFAULT_SPLIT_COLUMN = "split"  # used when present (docs/ingest.md promises it)
+
+
+def table_kind(path: str | Path, kind: str | None = None) -> str:
+    """'csv' or 'parquet': the declared kind (checked against the file's first bytes), or
+    by suffix when none is declared. A declared kind is never overridden by the suffix."""
+    path = Path(path)
+    check_file(path)
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    is_parquet = head == PARQUET_MAGIC
+    if kind is None:
+        return "parquet" if path.suffix.lower() in {".parquet", ".pq"} or is_parquet else "csv"
+    if kind not in TABLE_KINDS:
+        raise BadInputError(f"unknown table kind {kind!r}; choose from {', '.join(TABLE_KINDS)}")
+    if kind == "parquet" and not is_parquet:
+        raise BadInputError(f"{path}: not a Parquet file (no PAR1 header), but --source parquet "
+                            "was given; for a CSV file use --source csv")
+    if kind == "csv" and is_parquet:
+        raise BadInputError(f"{path}: is a Parquet file, but --source csv was given; "
+                            "use --source parquet")
+    return kind
+
+
+def check_file(path: Path) -> None:
+    """A readable regular file, or a BadInputError saying what the path is instead."""
+    if not path.exists():
+        raise BadInputError(f"{path}: file not found")
+    if path.is_dir():
+        raise BadInputError(f"{path}: is a directory, not a file")
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise BadInputError(f"{path}: file is not readable (permission denied)")
+
+
+def check_encoding(encoding: str) -> str:
+    """The codec's canonical name, or a BadInputError for an unknown encoding."""
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError, ValueError):
+        raise BadInputError(f"unknown encoding {shorten(encoding)!r} (e.g. utf-8, latin-1, "
+                            "cp1252)") from None
+
+
 def load_table(
     path: str | Path,
     corpus: str | None = None,
@@ -88,44 +138,65 @@ def load_table(
     id_column: str | None = None,
     split_column: str | None = None,
     encoding: str = "utf-8-sig",
+    kind: str | None = None,
 ) -> pd.DataFrame:
-    """A user's CSV or Parquet file (chosen by suffix) with a text and a label column.
+    """A user's CSV or Parquet file with a text and a label column.
 
-    Without `id_column`, the native id is the text plus its occurrence number, so ids
-    survive row reordering; without `split_column` the split is hashed from the id.
+    `kind` ('csv' | 'parquet', from `--source`) is honoured and checked against the
+    file; without it the suffix decides. Without `id_column`, the native id is the text
+    plus its occurrence number, so ids survive row reordering. The split comes from
+    `split_column`, else from a column named `split` when there is one, else it is hashed
+    from the id. CSV cells are read as text (a review "007" stays "007").
     """
     path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"{path}: file not found")
-    kind = "parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv"
+    kind = table_kind(path, kind)
     if kind == "parquet":
         try:
             raw = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several types for a bad file
-            raise BadInputError(f"{path}: not a readable Parquet file ({exc})") from None
+            raise BadInputError(f"{path}: not a readable Parquet file "
+                                f"({shorten(exc)})") from None
         first_line = 1
     else:
-        raw = _read_csv_text(decode_utf8(path.read_bytes(), path, encoding), path)
+        encoding = check_encoding(encoding)
+        raw = _read_csv_text(decode_utf8(path.read_bytes(), path, encoding), path,
+                             dtype=str)
         first_line = 2
+    if split_column is None and DEFAULT_SPLIT_COLUMN in raw.columns:
+        split_column = DEFAULT_SPLIT_COLUMN
     wanted = [c for c in (text_column, label_column, id_column, split_column) if c]
     _require_columns(raw, wanted, path)
     raw = raw.reset_index(drop=True)
     if raw.empty:
         raise BadInputError(f"{path}: no data rows")
     texts = raw[text_column]
+    _require_texts(texts, text_column, path, first_line)
     if id_column:
-        native = raw[id_column].astype(str)
+        native = raw[id_column]
+        missing = native.isna() | native.astype(str).str.strip().eq("")
+        if missing.any():
+            row = int(missing.to_numpy().argmax())
+            raise BadInputError(f"{path}: line {row + first_line}: id column "
+                                f"{id_column!r} is empty")
+        native = native.astype(str)
     else:
-        occurrence = texts.groupby(texts.astype(str)).cumcount().astype(str)
-        native = texts.astype(str) + "\x1f" + occurrence
+        as_text = texts.fillna("").astype(str)
+        occurrence = as_text.groupby(as_text).cumcount().astype(str)
+        native = as_text + "\x1f" + occurrence
     splits = None
     if split_column:
         splits = raw[split_column].astype(str).str.strip().str.lower()
-        bad = ~splits.isin(["train", "test"])
+        bad = ~splits.isin(SPLIT_VALUES) & raw[split_column].notna()
         if bad.any():
-            row = int(bad.idxmax())
+            row = int(bad.to_numpy().argmax())
             raise BadInputError(f"{path}: line {row + first_line}: split "
-                                f"{raw[split_column][row]!r} is not 'train' or 'test'")
+                                f"'{shorten(raw[split_column][row], 80)}' in column "
+                                f"{split_column!r} is not 'train' or 'test'")
+        missing = raw[split_column].isna()
+        if missing.any():
+            row = int(missing.to_numpy().argmax())
+            raise BadInputError(f"{path}: line {row + first_line}: split column "
+                                f"{split_column!r} is empty")
     name = corpus or path.stem
     frame = build_documents(name, native, texts, raw[label_column], f"{kind}:{path.name}",
                             where=str(path), splits=splits, first_line=first_line)
@@ -134,17 +205,36 @@ def load_table(
     return frame
 
 
+def _require_texts(texts: pd.Series, column: str, path: Path, first_line: int) -> None:
+    """Texts are strings (or missing): Parquet numbers, lists or bytes are refused."""
+    if pd.api.types.is_numeric_dtype(texts) or pd.api.types.is_bool_dtype(texts):
+        raise BadInputError(f"{path}: text column {column!r} holds {texts.dtype} values, "
+                            "not texts")
+    present = texts.dropna()
+    not_str = ~present.map(lambda v: isinstance(v, str))
+    if not_str.any():
+        row = int(present.index[not_str.to_numpy().argmax()])
+        value = present[row]
+        raise BadInputError(f"{path}: line {row + first_line}: text column {column!r} holds a "
+                            f"{type(value).__name__} ({shorten(value, 80)}), not a text")
+
+
 def _read_csv_text(text: str, path: Path, **kwargs) -> pd.DataFrame:
     if not text.strip():
         raise BadInputError(f"{path}: file is empty")
     try:
         return pd.read_csv(io.StringIO(text), **kwargs)
     except (pd.errors.ParserError, ValueError) as exc:
-        raise BadInputError(f"{path}: not a readable CSV file ({exc})") from None
+        raise BadInputError(f"{path}: not a readable CSV file ({shorten(exc)})") from None
 
 
 def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
-    missing = [c for c in columns if c not in frame.columns]
+    require_columns([str(c) for c in frame.columns], columns, path)
+
+
+def require_columns(found: list[str], columns: list[str], path: Path | str) -> None:
+    """BadInputError naming missing columns and (cut) the columns that are there."""
+    missing = [c for c in columns if c not in found]
     if missing:
-        raise BadInputError(f"{path}: missing column(s) {missing}; "
-                            f"found {[str(c) for c in frame.columns]}")
+        raise BadInputError(f"{path}: missing column(s) {shorten(missing, 80)}; "
+                            f"found {shorten(found)}")

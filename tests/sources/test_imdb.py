@@ -90,8 +90,25 @@ def test_aclimdb_undecodable_file_skipped_and_reported(tmp_path):
 def test_aclimdb_missing_or_empty_folder(tmp_path):
     with pytest.raises(BadInputError, match="folder not found"):
         load_aclimdb(tmp_path / "nope")
+    with pytest.raises(BadInputError, match="no train|test/pos|neg folders"):
+        load_aclimdb(tmp_path)
+    (tmp_path / "train" / "pos").mkdir(parents=True)
     with pytest.raises(BadInputError, match="no reviews found"):
         load_aclimdb(tmp_path)
+
+
+def test_aclimdb_archive_or_file_is_named_as_such(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "aclImdb.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("aclImdb/train/pos/1_9.txt", "good")
+    with pytest.raises(BadInputError, match="is an archive; extract it"):
+        load_aclimdb(archive)
+    plain = tmp_path / "reviews.txt"
+    plain.write_text("good")
+    with pytest.raises(BadInputError, match="not a folder"):
+        load_aclimdb(plain)
 
 
 def test_hub_id_in_offline_mode_is_a_clear_error(monkeypatch):
