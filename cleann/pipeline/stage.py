@@ -23,6 +23,14 @@ from cleann.pipeline.rows import BatchRows, HeadOutcome
 from cleann.pipeline.staging import Staging
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, TimeoutError, ConnectionError)
+# OSErrors that fail the same way on every try: recorded as the sample's failure, never retried.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: I/O, memory, timeouts, connections, but not a missing or forbidden file."""
+    return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, PERMANENT_ERRORS)
 Explainer = Callable[..., Any]
 TOP_ATTENDED = 10  # most-attended positions kept per head (attention itself is not stored)
 
@@ -172,16 +180,16 @@ def _infer_isolating(backend, inputs: list[Any], ids: list[str], batch_size: int
     """Batched inference; if the batch fails, per sample, so one bad input fails alone."""
     try:
         return dict(zip(ids, backend.infer(inputs, batch_size, max_length))), {}
-    except TRANSIENT_ERRORS:
-        raise
-    except Exception:
+    except Exception as batch_exc:  # noqa: BLE001 - transient ones re-raised just below
+        if is_transient(batch_exc):
+            raise
         views, errors = {}, {}
         for sid, item in zip(ids, inputs):
             try:
                 views[sid] = backend.infer([item], 1, max_length)[0]
-            except TRANSIENT_ERRORS:
-                raise
             except Exception as exc:  # noqa: BLE001 - recorded as the sample's failure
+                if is_transient(exc):
+                    raise
                 errors[sid] = exc
         return views, errors
 
@@ -234,8 +242,8 @@ def process_batch(
             outcomes = explain_view(view, tester, params, num_samples, explainer)
             passes = getattr(tester, "forward_passes", None)
             rows.add_done(sid, labels[sid], view, outcomes, infer_s, passes, getattr(tester, "rows", None))
-        except TRANSIENT_ERRORS:
-            raise
         except Exception as exc:  # noqa: BLE001 - a permanent per-sample failure
+            if is_transient(exc):
+                raise
             rows.add_failed(sid, labels[sid], exc, view=view, infer_s=infer_s)
     return staging.write_batch(batch_id, rows.frames(), ids)
