@@ -1,4 +1,8 @@
-"""`cleann sql "SELECT ..."`: ad-hoc read-only queries against the cleann database."""
+"""`cleann sql "SELECT ..."`: ad-hoc read-only queries against the cleann database.
+
+The connection is DuckDB-sandboxed (see docs/security.md): it reads the database file and
+nothing else. While a run writes, it waits for the writer (``--wait``, default 60 s).
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +11,8 @@ import sys
 
 import pandas as pd
 
-from cleann.store.readonly import query
+from cleann.errors import BadInputError
+from cleann.store.readonly import DEFAULT_WAIT_S, query
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--max-rows", type=int, default=200,
                         help="rows shown in table format (default 200; 0 = all)")
+    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="SECONDS",
+                        help=f"seconds to wait while a run writes the database (default {DEFAULT_WAIT_S:g})")
     parser.set_defaults(handler=run)
 
 
@@ -39,7 +46,11 @@ def format_frame(frame: pd.DataFrame, fmt: str, max_rows: int = 0) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    frames = query(args.statement, args.db)
+    if args.max_rows < 0:
+        raise BadInputError(f"--max-rows {args.max_rows}: use 0 (all rows) or a positive number")
+    if not args.wait >= 0 or args.wait == float("inf"):  # also refuses nan
+        raise BadInputError(f"--wait {args.wait:g}: use a number of seconds, 0 or more")
+    frames = query(args.statement, args.db, wait_s=args.wait)
     try:
         for frame in frames:
             print(format_frame(frame, args.format, args.max_rows))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from cleann.config import default_db_path
 from cleann.errors import BadInputError, CleannError
 
 
@@ -43,9 +44,11 @@ def open_db(
         except (duckdb.IOException, duckdb.ConnectionException, BadInputError) as exc:
             if not _is_lock_error(exc) or time.monotonic() >= deadline:
                 if _is_lock_error(exc):
+                    hint = " (pass --wait SECONDS to wait longer)" if read_only else ""
                     raise DatabaseBusyError(
-                        f"database {path}: still locked by another process after {wait_s:.0f} s"
-                    ) from exc
+                        f"database {path or default_db_path()}: another process is writing it; "
+                        f"gave up waiting after {wait_s:g} s{hint}"
+                    ) from None
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.5)

@@ -3,6 +3,11 @@
 Why: every stage writes through here, so the schema is always current before a write,
 and inserts are always one set-based statement (DuckDB inserts ~50k frame rows in 0.05 s
 but `executemany` costs ~4 ms per row).
+
+Read-only connections are sandboxed by DuckDB itself (``SANDBOX_CONFIG``): they can read
+the database file and nothing else; no other file, no network, no extension, no
+setting change. A writable connection refuses a database written by newer code (a schema
+version this code does not know) before it writes anything.
 """
 from __future__ import annotations
 
@@ -23,21 +28,65 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_([A-Za-z0-9_]+)\.sql$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+# DuckDB's own sandbox for every read-only connection (analyst SQL runs on these).
+# Given at connect time: the database file (and its WAL) is opened first, then nothing else
+# outside it can be touched. Measured on DuckDB 2.0.1 (tests/store/test_sandbox.py):
+# read_csv/read_text/read_blob/read_parquet/read_json/glob/sniff_csv, COPY TO/FROM,
+# EXPORT DATABASE, ATTACH of other files, INSTALL/LOAD, CREATE SECRET and http URLs raise
+# PermissionException; SET/RESET/PRAGMA assignments raise "configuration has been locked".
+SANDBOX_CONFIG: dict[str, object] = {
+    "enable_external_access": False,   # no file other than the database, no network, no extension load
+    "autoload_known_extensions": False,  # no extension pulled in implicitly (e.g. httpfs for a URL)
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_persistent_secrets": False,  # nothing read from or written to ~/.duckdb/stored_secrets
+    "temp_directory": "",               # no spill files next to the database
+    "lock_configuration": True,         # last: no SET/RESET/PRAGMA can undo the above
+}
+
+
 def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the database (default `default_db_path()`); bring the schema up to date
-    unless read-only. A read-only open of a missing file is a user error, not a new file."""
+    unless read-only. A read-only open of a missing file is a user error, not a new file,
+    and a read-only connection is sandboxed (``SANDBOX_CONFIG``). A writable open refuses
+    (``BadInputError``, nothing written) a database from a newer schema."""
     path = Path(path) if path is not None else default_db_path()
     if read_only and not path.is_file():
         raise BadInputError(f"{path}: no database here (run `cleann ingest` or `cleann demo`)")
+    if path.is_dir():
+        raise BadInputError(f"{path}: is a folder, not a database file")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        raise BadInputError(f"{path}: cannot open the database ({exc})") from None
+        if read_only:
+            con = duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+        else:
+            con = duckdb.connect(str(path))
+    except (duckdb.IOException, duckdb.ConnectionException, duckdb.SerializationException) as exc:
+        message = " ".join(str(exc).split())
+        raise BadInputError(f"{path}: cannot open the database ({message})") from None
     if not read_only:
-        migrate(con)
+        try:
+            check_schema(con, path)
+            migrate(con)
+        except BaseException:
+            con.close()
+            raise
     return con
+
+
+def check_schema(con: duckdb.DuckDBPyConnection, path: str | Path = "database") -> None:
+    """Refuse a database that records schema versions this code does not know.
+
+    Why: such a database was written by newer code; writing to it with this code could
+    break it (e.g. a new NOT NULL column), so nothing is written and the user is told."""
+    known = {version for version, _, _ in migrations()}
+    unknown = sorted(applied_versions(con) - known)
+    if unknown:
+        shown = ", ".join(map(str, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
+        raise BadInputError(
+            f"{path}: database has schema version {shown}, newer than this cleann knows "
+            f"(up to {max(known)}); nothing was written; upgrade cleann or use another --db")
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -90,7 +139,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     try:
         yield con
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:  # keep the original error, not a follow-up of it
+            pass
         raise
     con.execute("COMMIT")
 
@@ -108,12 +160,20 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, df, keys: Sequence[
     if len(df) == 0:
         return 0
     view = f"_cleann_frame_{uuid.uuid4().hex}"
+    sql = f'INSERT INTO "{table}" BY NAME SELECT * FROM "{view}" AS new'
+    if keys:
+        match = " AND ".join(f'old."{k}" = new."{k}"' for k in keys)
+        sql += f' WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS old WHERE {match})'
     con.register(view, df)
     try:
-        sql = f'INSERT INTO "{table}" BY NAME SELECT * FROM "{view}" AS new'
-        if keys:
-            match = " AND ".join(f'old."{k}" = new."{k}"' for k in keys)
-            sql += f' WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS old WHERE {match})'
-        return int(con.execute(sql).fetchall()[0][0])
-    finally:
-        con.unregister(view)
+        inserted = int(con.execute(sql).fetchall()[0][0])
+    except BaseException:
+        # After a failed statement the transaction is aborted and unregister fails with
+        # "Current transaction is aborted"; that must not replace the real error.
+        try:
+            con.unregister(view)
+        except duckdb.Error:
+            pass
+        raise
+    con.unregister(view)
+    return inserted

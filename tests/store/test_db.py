@@ -117,3 +117,73 @@ def test_explanations_positions_are_an_integer_list(tmp_db):
             "positions": [[3, 7]], "size": [2]}))
         assert con.execute("SELECT list_sum(positions), typeof(positions) FROM explanations"
                            ).fetchall() == [(10, "INTEGER[]")]
+
+
+def _sha(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_newer_schema_is_refused_and_nothing_written(tmp_db):
+    with closing(db.connect(tmp_db)) as con:
+        con.execute("INSERT INTO schema_version (version, name) VALUES (999, 'from_the_future')")
+        con.execute("CHECKPOINT")
+    before = _sha(tmp_db)
+    with pytest.raises(BadInputError) as err:
+        db.connect(tmp_db)
+    message = str(err.value)
+    assert "schema version 999" in message and "nothing was written" in message and "\n" not in message
+    assert _sha(tmp_db) == before and not tmp_db.with_name(tmp_db.name + ".wal").exists()
+    with closing(db.connect(tmp_db, read_only=True)) as con:  # reading it is still allowed
+        assert con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0] == 999
+
+
+def test_unknown_version_inside_known_range_is_refused(tmp_db):
+    """Areas own number ranges (0xx, 1xx, 2xx, 3xx): a version this code lacks is newer code,
+    even when it is below our highest version."""
+    known = {v for v, _, _ in db.migrations()}
+    gap = next(v for v in range(2, max(known)) if v not in known)
+    with closing(db.connect(tmp_db)) as con:
+        con.execute("INSERT INTO schema_version (version, name) VALUES (?, 'gap')", [gap])
+    with pytest.raises(BadInputError, match=f"schema version {gap}, newer than this cleann knows"):
+        db.connect(tmp_db)
+
+
+def test_newer_schema_refused_by_writers_and_run_status(tmp_db):
+    """Writers open through `open_db`; marking a run failed must not write either."""
+    from cleann.pipeline.dbopen import open_db
+    from cleann.pipeline.registry import mark_run_failed
+
+    with closing(db.connect(tmp_db)) as con:
+        con.execute("INSERT INTO schema_version (version, name) VALUES (999, 'from_the_future')")
+        con.execute("INSERT INTO runs (run_id, status) VALUES ('r', 'running')")
+        con.execute("CHECKPOINT")
+    before = _sha(tmp_db)
+    with pytest.raises(BadInputError, match="schema version 999"):
+        with open_db(tmp_db, wait_s=0):
+            pass
+    with pytest.raises(BadInputError, match="schema version 999"):
+        mark_run_failed(tmp_db, "r", "boom")
+    assert _sha(tmp_db) == before
+
+
+def test_failed_insert_keeps_the_real_error(tmp_db):
+    """A newer schema's NOT NULL column: the constraint error, not 'transaction is aborted'."""
+    with closing(db.connect(tmp_db)) as con:
+        con.execute("ALTER TABLE sources ADD COLUMN required_later VARCHAR")
+        con.execute("CREATE TABLE strict (a INTEGER, b INTEGER NOT NULL)")
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL constraint failed"):
+            with db.transaction(con):
+                db.insert_frame(con, "strict", pd.DataFrame({"a": [1]}))
+        assert con.execute("SELECT count(*) FROM strict").fetchall()[0][0] == 0
+        # the connection is usable afterwards (rolled back, view unregistered)
+        with db.transaction(con):
+            assert db.insert_frame(con, "strict", pd.DataFrame({"a": [1], "b": [2]})) == 1
+
+
+def test_database_path_that_is_a_folder_is_one_line(tmp_path):
+    with pytest.raises(BadInputError, match="is a folder"):
+        db.connect(tmp_path)
+    with pytest.raises(BadInputError, match="is a folder|no database"):
+        db.connect(tmp_path, read_only=True)
