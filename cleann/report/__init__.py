@@ -1,4 +1,5 @@
-"""Self-contained HTML evaluation report (`cleann report RUN_ID -o report.html`)."""
+"""Self-contained HTML report (`cleann report RUN_ID -o report.html`): the evaluation with the
+corpus page, or the corpus page alone for a run that was not evaluated."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +9,15 @@ def write_report(run_id: str, out: str | Path, db_path: str | Path | None = None
     """Read the run's evaluation from DuckDB (read-only) and write one HTML file."""
     from cleann.config import default_db_path
     from cleann.pipeline.dbopen import open_db
-    from cleann.report.data import load_report_data
+    from cleann.report.corpus import render_corpus_page
+    from cleann.report.data import has_evaluation, load_corpus_data, load_report_data
     from cleann.report.html import render_report
 
     with open_db(db_path or default_db_path(), read_only=True) as con:
-        data = load_report_data(con, run_id, n_examples)
+        if has_evaluation(con, run_id):
+            html = render_report(load_report_data(con, run_id, n_examples))
+        else:  # an explanation run not evaluated yet: the corpus page alone
+            html = render_corpus_page(load_corpus_data(con, run_id))
     path = Path(out)
-    path.write_text(render_report(data), encoding="utf-8")
+    path.write_text(html, encoding="utf-8")
     return path

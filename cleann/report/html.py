@@ -13,6 +13,7 @@ import pandas as pd
 
 from cleann.metrics.faithfulness import ERASER_BINS
 from cleann.metrics.report_text import COLUMNS, _cell
+from cleann.report.corpus import render_corpus_section
 from cleann.report.data import ReportData, SampleDetail
 from cleann.report.graph import graph_svg
 from cleann.report.svg import bar_chart, box_plot, color_map, grouped_histogram, line_chart
@@ -178,6 +179,7 @@ def render_report(data: ReportData) -> str:
             f'<h2>Side by side</h2>{_table(data.summary)}<ul class="legend">{defs}</ul>'
             f'{_paired(data)}'
             f'<h2>Plots</h2>{_charts(data, colors)}'
+            f'{render_corpus_section(data.corpus) if data.corpus is not None else ""}'
             f'<h2>Samples</h2><p class="legend">{escape(legend)}</p>{samples}'
             f'<script type="application/json" id="summary-data">'
             f'{escape(json.dumps(data.summary.replace({np.nan: None}).to_dict(orient="records")))}</script>'
