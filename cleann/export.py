@@ -96,7 +96,8 @@ def export_run(run_id: str, out: str | Path, db_path: str | Path | None = None, 
                             "(`cleann query runs` lists them)")
     path = check_output_dir(out, force)
     db = Path(db_path) if db_path is not None else default_db_path()
-    with open_db(db, read_only=True, wait_s=wait_s) as con:
+    # The sandboxed read-only connection may write only into the output folder.
+    with open_db(db, read_only=True, wait_s=wait_s, allowed_directories=[path]) as con:
         cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
         found = cur.fetchall()
         if not found:

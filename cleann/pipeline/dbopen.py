@@ -9,7 +9,7 @@ instead of failing.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,16 +30,21 @@ def _is_lock_error(exc: Exception) -> bool:
 
 @contextmanager
 def open_db(
-    path: str | Path | None, read_only: bool = False, wait_s: float = 30.0
+    path: str | Path | None,
+    read_only: bool = False,
+    wait_s: float = 30.0,
+    allowed_directories: Sequence[str | Path] = (),
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open via ``cleann.store.db.connect``, retrying on lock conflicts for ``wait_s``."""
+    """Open via ``cleann.store.db.connect``, retrying on lock conflicts for ``wait_s``.
+    Read-only connections are sandboxed; ``allowed_directories`` are the folders they may
+    still write (exports)."""
     from cleann.store.db import connect
 
     deadline = time.monotonic() + wait_s
     delay = 0.05
     while True:
         try:
-            con = connect(path, read_only=read_only)
+            con = connect(path, read_only=read_only, allowed_directories=allowed_directories)
             break
         except (duckdb.IOException, duckdb.ConnectionException, BadInputError) as exc:
             if not _is_lock_error(exc) or time.monotonic() >= deadline:

@@ -45,11 +45,17 @@ SANDBOX_CONFIG: dict[str, object] = {
 }
 
 
-def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path | None = None,
+    read_only: bool = False,
+    allowed_directories: Sequence[str | Path] = (),
+) -> duckdb.DuckDBPyConnection:
     """Open the database (default `default_db_path()`); bring the schema up to date
     unless read-only. A read-only open of a missing file is a user error, not a new file,
-    and a read-only connection is sandboxed (``SANDBOX_CONFIG``). A writable open refuses
-    (``BadInputError``, nothing written) a database from a newer schema."""
+    and a read-only connection is sandboxed (``SANDBOX_CONFIG``); ``allowed_directories``
+    (read-only only) are folders the sandbox still lets it read and write, for exports.
+    A writable open refuses (``BadInputError``, nothing written) a database from a newer
+    schema."""
     path = Path(path) if path is not None else default_db_path()
     if read_only and not path.is_file():
         raise BadInputError(f"{path}: no database here (run `cleann ingest` or `cleann demo`)")
@@ -58,7 +64,9 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if read_only:
+        if read_only and allowed_directories:
+            con = _sandbox_with_directories(path, allowed_directories)
+        elif read_only:
             con = duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
         else:
             con = duckdb.connect(str(path))
@@ -72,6 +80,25 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
         except BaseException:
             con.close()
             raise
+    return con
+
+
+def _sandbox_with_directories(path: Path, directories: Sequence[str | Path]) -> duckdb.DuckDBPyConnection:
+    """The sandbox plus some folders. DuckDB (2.0.1) accepts ``allowed_directories`` only
+    after start-up and only while external access is still on, so: open, allow the
+    folders, turn external access off, lock. Nothing runs on the connection in between."""
+    config = {k: v for k, v in SANDBOX_CONFIG.items()
+              if k not in ("enable_external_access", "lock_configuration")}
+    con = duckdb.connect(str(path), read_only=True, config=config)
+    try:
+        # A trailing separator: "/out" must not also allow "/out-other".
+        folders = [str(Path(d).resolve()).rstrip("/") + "/" for d in directories]
+        con.execute("SET allowed_directories = ?", [folders])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 

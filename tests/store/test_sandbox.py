@@ -187,3 +187,21 @@ def test_bad_options_are_one_line(world, capsys, argv, fragment):
     assert main(["sql", "SELECT 1", "--db", str(world["db"]), *argv]) == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1
+
+
+def test_allowed_directory_is_the_only_way_out(world, tmp_path):
+    """Exports get one folder: writes there work, everything else stays refused and locked."""
+    out = tmp_path / "out"
+    out.mkdir()
+    sibling = tmp_path / "out-other"
+    with closing(db.connect(world["db"], read_only=True, allowed_directories=[out])) as con:
+        con.execute(f"COPY (SELECT * FROM documents) TO '{out / 'documents.parquet'}' (FORMAT parquet)")
+        for sql in (f"COPY (SELECT 1 AS x) TO '{sibling}.csv'",
+                    f"COPY (SELECT 1 AS x) TO '{out}/../escape.csv'",
+                    f"SELECT * FROM read_text('{world['canary']}')",
+                    "SET allowed_directories = ['/']",
+                    "SET enable_external_access = true"):
+            with pytest.raises(duckdb.Error):
+                con.execute(sql)
+    assert sorted(p.name for p in out.iterdir()) == ["documents.parquet"]
+    assert not (tmp_path / "escape.csv").exists() and not sibling.with_suffix(".csv").exists()
