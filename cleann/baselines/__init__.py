@@ -1,0 +1,1 @@
+"""Model inputs for the gradient explainers of :mod:`cleann.explainers` (text and BERT4Rec)."""

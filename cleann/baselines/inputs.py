@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,6 +36,8 @@ class ModelInput:
     target_pos: int
     call_kwargs: dict
     output: Callable[[torch.Tensor], torch.Tensor]
+    tokenizer: Any = None  # text only: SHAP's masker tokenizes with it
+    removal: str = "pad"   # text only: what a removed token becomes (REMOVAL_TOKEN)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Probabilities of every output for a batch of (possibly interpolated) inputs."""
@@ -66,7 +69,7 @@ def text_input(model: torch.nn.Module, tokenizer, inference, removal: str = "pad
         reference_ids=reference, candidates=tuple(int(i) for i in np.flatnonzero(~special)),
         target=int(inference.pred), attention=np.asarray(inference.attention), target_pos=0,
         call_kwargs={"attention_mask": torch.ones_like(ids)},
-        output=lambda out: torch.softmax(out.logits.float(), dim=-1),
+        output=lambda out: torch.softmax(out.logits.float(), dim=-1), tokenizer=tokenizer, removal=removal,
     )
 
 

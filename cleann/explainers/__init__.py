@@ -12,7 +12,14 @@ from cleann.errors import BadInputError
 from cleann.explainers.base import KINDS, STATUSES, Cost, Explainer, Explanation, Sample
 
 # name -> "module:Class"; filled in as each explainer class lands.
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "attention": "cleann.explainers.attention:Attention",
+    "rollout": "cleann.explainers.attention:Rollout",
+    "gxi": "cleann.explainers.gradients:GradientXInput",
+    "ig": "cleann.explainers.gradients:IntegratedGradients",
+    "shap": "cleann.explainers.shap:ShapPartition",
+    "oracle": "cleann.explainers.oracle:Oracle",
+}
 
 
 def explainer_names(kind: str | None = None) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 Why not the pipeline's loader as is: it owns the pipeline tables (and deletes a batch's
 samples/tokens/explanations before inserting), while an evaluation batch must replace
-only its own rows: metrics and token_scores of the evaluated explainers, and baseline
+only its own rows: metrics, costs and token_scores of the evaluated explainers, and baseline
 rows of `explanations` (never CLEANN's). Staging (files, manifests, atomic renames) is
 the pipeline's ``Staging``; only the table set differs.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 from cleann.pipeline.dbopen import open_db
 from cleann.pipeline.staging import Staging
 
-EVAL_TABLES = ("metrics", "token_scores", "explanations")
+EVAL_TABLES = ("metrics", "explainer_costs", "token_scores", "explanations")
 
 
 def load_eval_batch(con: duckdb.DuckDBPyConnection, staging: Staging, batch_id: str) -> int:

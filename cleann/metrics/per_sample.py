@@ -10,16 +10,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cleann.baselines.base import Attribution
+from cleann.explainers.base import Explanation
 from cleann.metrics.faithfulness import (ERASER_BINS, aopc, bin_sizes, comprehensiveness,
                                          sufficiency)
 from cleann.metrics.flip import first_flip, prefixes
 from cleann.metrics.oracle import Outcome, RemovalOracle
 
 
-def cost_metrics(attr: Attribution) -> dict[str, float]:
-    return {"seconds": float(attr.seconds), "forward_passes": float(attr.forward_passes),
-            "backward_passes": float(attr.backward_passes)}
+def cost_metrics(attr: Explanation, infer_seconds: float = 0.0) -> dict[str, float]:
+    """Per-sample cost as metric rows (mirrors the typed ``explainer_costs`` row): seconds
+    include the sample's inference share, passes are model rows beyond inference."""
+    return {"seconds": float(attr.cost.seconds) + float(infer_seconds),
+            "forward_passes": float(attr.cost.forward_rows), "backward_passes": float(attr.cost.backward_rows)}
 
 
 def _complement(candidates: Sequence[int], kept: Sequence[int]) -> tuple[int, ...]:
@@ -27,13 +29,13 @@ def _complement(candidates: Sequence[int], kept: Sequence[int]) -> tuple[int, ..
     return tuple(p for p in candidates if p not in keep)
 
 
-def evaluate_set(attr: Attribution, oracle: RemovalOracle) -> dict[str, float]:
-    """Set explainers (CLEANN): size, found, and faithfulness of the set itself."""
-    out = {"n_candidates": float(len(oracle.candidates)), **cost_metrics(attr)}
-    if not attr.positions:
+def evaluate_set(attr: Explanation, oracle: RemovalOracle, infer_seconds: float = 0.0) -> dict[str, float]:
+    """Set explainers (CLEANN, the oracle): size, found, and faithfulness of the best set."""
+    out = {"n_candidates": float(len(oracle.candidates)), **cost_metrics(attr, infer_seconds)}
+    if not attr.best_set:
         out["found"] = 0.0
         return out
-    s = tuple(sorted(attr.positions))
+    s = tuple(sorted(attr.best_set))
     res = oracle([s, _complement(oracle.candidates, s)])
     out.update(found=float(res.changed[0]),
                comprehensiveness=float(comprehensiveness(oracle.full_prob, res.prob[0])),
@@ -44,16 +46,16 @@ def evaluate_set(attr: Attribution, oracle: RemovalOracle) -> dict[str, float]:
     return out
 
 
-def evaluate_ranking(attr: Attribution, oracle: RemovalOracle, *, reference_size: int | None = None,
+def evaluate_ranking(attr: Explanation, oracle: RemovalOracle, *, reference_size: int | None = None,
                      bins: Sequence[float] = ERASER_BINS, max_k: int | None = None,
-                     chunk: int = 32) -> dict[str, float]:
+                     chunk: int = 32, infer_seconds: float = 0.0) -> dict[str, float]:
     """Ranking explainers: tokens-to-flip (as ``size``), comp/suff at ``reference_size``
     (CLEANN's set size on this sample), per-bin comp/suff and AOPC."""
     ranking = attr.ranking()
     cand = oracle.candidates
     n = len(ranking)
     limit = n if max_k is None else min(n, max_k)
-    out: dict[str, float] = {"n_candidates": float(n), **cost_metrics(attr)}
+    out: dict[str, float] = {"n_candidates": float(n), **cost_metrics(attr, infer_seconds)}
     sizes = bin_sizes(n, bins)
     fixed: list[tuple[int, ...]] = []
     for k in sizes:

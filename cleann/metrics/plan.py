@@ -8,7 +8,6 @@ are skipped, so a re-run resumes.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +22,25 @@ from cleann.pipeline.params import ExplainParams
 from cleann.pipeline.registry import get_run
 from cleann.pipeline.staging import Staging, batch_id_for, default_staging_root
 
+# CLEANN's cost per sample, from typed columns of its explain run (never from the
+# stage_seconds JSON): seconds = samples.seconds, the sample's inference share + graph +
+# search + tester time; the parts are sums over the sample's explain_heads rows; what is
+# left of seconds is the inference share. tests/evaluation/test_cost.py checks the names.
+CLEANN_COST_SQL = """
+    SELECT s.sample_id,
+           s.seconds AS cleann_seconds,
+           h.graph_s AS cleann_graph_seconds,
+           h.search_s AS cleann_search_seconds,
+           h.tester_s AS cleann_model_seconds,
+           s.seconds - (h.graph_s + h.search_s + h.tester_s) AS cleann_infer_seconds,
+           coalesce(s.model_rows, h.tester_calls) AS tester_rows,
+           (SELECT e.positions FROM explanations e WHERE e.run_id = s.run_id
+             AND e.sample_id = s.sample_id AND e.explainer = 'cleann' AND e.rank = 0) AS positions
+    FROM samples s
+    LEFT JOIN (SELECT sample_id, sum(graph_s) AS graph_s, sum(search_s) AS search_s,
+                      sum(tester_s) AS tester_s, sum(tester_calls) AS tester_calls
+               FROM explain_heads WHERE run_id = $1 GROUP BY sample_id) h USING (sample_id)
+    WHERE s.run_id = $1 AND s.status = 'ok'"""
 NO_RUN = "\x00evaluation"  # a run id with no samples: select_samples then returns the whole slice
 
 
@@ -46,10 +64,6 @@ def eval_staging_root(db_path: str | Path, staging_dir: str | None = None) -> st
     return f"{(staging_dir or default_staging_root(db_path)).rstrip('/')}/evaluate"
 
 
-def _marker(name: str) -> str:
-    return "attention_h0" if name == "attention_heads" else name
-
-
 def plan_evaluation(db_path: str | Path, run_id: str, settings: EvalSettings, limit: int | None = None,
                     batch_size: int = 8, staging_dir: str | None = None,
                     command: str | None = None) -> EvalPlan:
@@ -67,14 +81,8 @@ def plan_evaluation(db_path: str | Path, run_id: str, settings: EvalSettings, li
             raise BadInputError(f"run {run_id!r} is not in {db_path}; run `cleann explain` first")
         params = ExplainParams.from_json(run["params"])
         inputs = select_samples(con, NO_RUN, params, limit)
-        done = con.execute("""
-            SELECT s.sample_id, s.stage_seconds,
-                   coalesce(s.model_rows, (SELECT sum(h.tester_calls) FROM explain_heads h
-                     WHERE h.run_id = s.run_id AND h.sample_id = s.sample_id)) AS tester_rows,
-                   (SELECT e.positions FROM explanations e WHERE e.run_id = s.run_id
-                     AND e.sample_id = s.sample_id AND e.explainer = 'cleann' AND e.rank = 0) AS positions
-            FROM samples s WHERE s.run_id = ? AND s.status = 'ok'""", [run_id]).df()
-        markers = [_marker(n) for n in settings.explainers]
+        done = con.execute(CLEANN_COST_SQL, [run_id]).df()
+        markers = list(settings.explainers)
         evaluated = con.execute(
             "SELECT sample_id FROM metrics WHERE run_id = ? AND metric = 'n_candidates' "
             "AND list_contains(?, explainer) GROUP BY sample_id HAVING count(DISTINCT explainer) = ?",
@@ -85,9 +93,7 @@ def plan_evaluation(db_path: str | Path, run_id: str, settings: EvalSettings, li
                      datetime.now(timezone.utc).replace(tzinfo=None)])
     frame = inputs.merge(done, on="sample_id", how="inner")
     frame = frame[~frame["sample_id"].isin(set(evaluated))]
-    frame = frame.assign(cleann_seconds=[_search_seconds(s) for s in frame["stage_seconds"]],
-                         positions=[_int_list(p) for p in frame["positions"]])
-    frame = frame.drop(columns=["stage_seconds"])
+    frame = frame.assign(positions=[_int_list(p) for p in frame["positions"]])
     batch_ids = []
     for start in range(0, len(frame), batch_size):
         chunk = frame.iloc[start:start + batch_size]
@@ -103,11 +109,3 @@ def _int_list(value) -> list[int] | None:
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return None
     return [int(x) for x in value]
-
-
-def _search_seconds(stage_json) -> float:
-    """CLEANN's own cost: graph learning + search + tester passes (inference excluded)."""
-    if not isinstance(stage_json, str):
-        return float("nan")
-    stages = json.loads(stage_json)
-    return float(stages.get("graph_search", 0.0)) + float(stages.get("tester", 0.0))

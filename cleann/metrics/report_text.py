@@ -4,10 +4,12 @@ from __future__ import annotations
 import math
 
 COLUMNS = [("explainer", "explainer", "{}"), ("samples", "n", "{:.0f}"),
-           ("success_rate", "found", "{:.0%}"), ("median_size", "median size", "{:.1f}"),
+           ("success_rate", "found", "{:.0%}"), ("found_vs_oracle", "found/oracle", "{:.0%}"),
+           ("median_size", "median size", "{:.1f}"), ("mean_size", "mean size", "{:.2f}"),
+           ("extra_size", "size-oracle", "{:+.2f}"),
            ("comprehensiveness", "comp@|S|", "{:.3f}"), ("sufficiency", "suff@|S|", "{:.3f}"),
            ("aopc_comp", "AOPC comp", "{:.3f}"), ("aopc_suff", "AOPC suff", "{:.3f}"),
-           ("median_replacement_rank", "repl. rank", "{:.1f}"), ("seconds", "s/sample", "{:.3f}"),
+           ("median_replacement_rank", "repl. rank", "{:.1f}"), ("seconds", "s/sample", "{:.3g}"),
            ("forward_passes", "fwd/sample", "{:.1f}"), ("backward_passes", "bwd/sample", "{:.1f}")]
 
 

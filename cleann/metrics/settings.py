@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
 from cleann.errors import BadInputError
+
+# "cleann" is read from the explain run until its explainer class is registered.
+DEFAULT_EXPLAINERS = ("cleann", "attention", "rollout", "gxi", "ig", "shap", "oracle")
 
 
 @dataclass(frozen=True)
@@ -22,10 +26,11 @@ class EvalSettings:
     shap_max_evals: int = 500  # SHAP Partition model evaluations per sample
     max_k: int | None = None   # tokens-to-flip budget (None: all candidates)
     chunk: int = 32            # prefixes per removal batch while searching for a flip
+    max_rows: int = 5000       # oracle: model rows per sample before it gives up (status 'budget')
 
     def __post_init__(self) -> None:
-        if self.n_steps < 1 or self.ig_batch_size < 1 or self.shap_max_evals < 2 or self.chunk < 1:
-            raise BadInputError("n_steps, ig_batch_size and chunk must be >= 1, shap_max_evals >= 2")
+        if min(self.n_steps, self.ig_batch_size, self.chunk, self.max_rows) < 1 or self.shap_max_evals < 2:
+            raise BadInputError("n_steps, ig_batch_size, chunk and max_rows must be >= 1, shap_max_evals >= 2")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -37,6 +42,40 @@ class EvalSettings:
         data = {k: v for k, v in data.items() if k in known}
         data["explainers"] = tuple(data["explainers"])
         return cls(**data)
+
+
+def known_explainers() -> tuple[str, ...]:
+    """Names `--explainers` accepts: the explainer registry, plus ``cleann`` (the explain run)."""
+    from cleann.explainers import explainer_names
+
+    return tuple(dict.fromkeys(("cleann", *explainer_names())))
+
+
+def parse_explainers(spec: str | Sequence[str] | None, kind: str = "text") -> tuple[str, ...]:
+    """``"cleann,ig"`` -> ("cleann", "ig"); unknown names and explainers that do not
+    explain ``kind`` (text | rec; imdb | movielens accepted) are user errors; order kept."""
+    from cleann.explainers import explainer_class
+    from cleann.explainers.samples import BACKEND_KIND
+
+    kind = BACKEND_KIND.get(kind, kind)
+    known = known_explainers()
+    if spec is None:  # the defaults that explain this kind
+        spec = [n for n in DEFAULT_EXPLAINERS if n == "cleann" or kind in explainer_class(n).kinds]
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for name in (n.strip().lower() for n in names):
+        if not name:
+            continue
+        if name not in known:
+            raise BadInputError(f"explainer {name!r}: use any of {', '.join(known)}")
+        if name != "cleann" and kind not in explainer_class(name).kinds:
+            raise BadInputError(f"explainer {name!r} explains {'/'.join(explainer_class(name).kinds)} only, "
+                                f"not {kind}")
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise BadInputError("no explainer named; use e.g. --explainers cleann,attention,ig")
+    return tuple(out)
 
 
 def describe_machine() -> str:

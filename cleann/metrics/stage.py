@@ -1,4 +1,4 @@
-"""The worker's job for one evaluation batch: infer, run baselines, score every explainer.
+"""The worker's job for one evaluation batch: infer, run the explainers, score every one.
 
 Why per batch and staged: same contract as the pipeline's stage (touches only the
 staging folder; a retried batch overwrites its files), so the same task runners and the
@@ -7,16 +7,16 @@ single-writer loader apply. One explainer failing on one sample is recorded as m
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
+import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from cleann.baselines.base import Attribution
-from cleann.baselines.inputs import rec_input, text_input
-from cleann.baselines.registry import run_baselines
+from cleann.explainers import Cost, Explainer, Explanation, get_explainer
+from cleann.explainers.samples import sample_from_view
 from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
 from cleann.metrics.rows import EvalRows
 from cleann.metrics.settings import EvalSettings
@@ -40,49 +40,82 @@ def visible_text(tokenizer, text: str, max_length: int) -> str:
     return text[: max(ends)] if ends else text
 
 
-def cleann_attribution(row: pd.Series, candidates: tuple[int, ...]) -> Attribution:
+def explainer_options(settings: EvalSettings, params: ExplainParams) -> dict[str, Any]:
+    """Every evaluation knob under the constructor keyword the explainers use for it; each
+    explainer takes the ones its constructor names (the oracle gets CLEANN's set-size budget)."""
+    return {"n_steps": settings.n_steps, "internal_batch_size": settings.ig_batch_size,
+            "max_evals": settings.shap_max_evals, "max_rows": settings.max_rows,
+            "max_set_size": params.max_set_size if params.max_set_size is not None else settings.max_k}
+
+
+def build_explainers(settings: EvalSettings, params: ExplainParams) -> dict[str, Explainer]:
+    """The registry's explainers named in ``settings`` (``cleann`` comes from the explain run)."""
+    from cleann.explainers import explainer_class
+
+    options = explainer_options(settings, params)
+    out = {}
+    for name in (n for n in settings.explainers if n != "cleann"):
+        accepted = inspect.signature(explainer_class(name).__init__).parameters
+        out[name] = get_explainer(name, **{k: v for k, v in options.items() if k in accepted})
+    return out
+
+
+def _float(value) -> float:
+    return 0.0 if value is None or pd.isna(value) else float(value)
+
+
+def cleann_explanation(row: pd.Series, candidates: tuple[int, ...]) -> tuple[Explanation, float]:
+    """CLEANN's rank-0 set and cost as stored by its explain run (typed columns, see
+    ``cleann.metrics.plan.CLEANN_COST_SQL``); returns (explanation, inference share)."""
     positions = row.get("positions")
     has = positions is not None and len(positions) > 0
-    rows = row.get("tester_rows")
-    return Attribution("cleann", candidates, positions=tuple(int(p) for p in positions) if has else None,
-                       seconds=float(row.get("cleann_seconds", np.nan)),
-                       forward_passes=0 if rows is None or pd.isna(rows) else int(rows))
+    infer = _float(row.get("cleann_infer_seconds"))
+    cost = Cost(seconds=_float(row.get("cleann_seconds")) - infer,
+                graph_seconds=_float(row.get("cleann_graph_seconds")),
+                search_seconds=_float(row.get("cleann_search_seconds")),
+                model_seconds=_float(row.get("cleann_model_seconds")),
+                forward_rows=int(_float(row.get("tester_rows"))))
+    sets = (tuple(int(p) for p in positions),) if has else ()
+    return Explanation("cleann", candidates, sets=sets, status="ok" if has else "not_found", cost=cost), infer
 
 
 def evaluate_sample(rows: EvalRows, sid: str, view, backend, row: pd.Series, params: ExplainParams,
-                    settings: EvalSettings) -> None:
-    """All requested explainers on one inferred sample, metrics and scores into ``rows``."""
+                    settings: EvalSettings, explainers: dict[str, Explainer] | None = None,
+                    infer_seconds: float = 0.0) -> None:
+    """All requested explainers on one inferred sample, metrics, costs and scores into ``rows``.
+
+    ``infer_seconds``: this sample's share of the evaluation's inference pass, added to
+    every explainer's seconds (CLEANN's share comes from its own run).
+    """
+    explainers = build_explainers(settings, params) if explainers is None else explainers
+    text = None
     if params.corpus_kind == "imdb":
-        mi = text_input(backend.model, backend.tokenizer, view.raw, params.removal)
-        oracle = TextOracle(backend.tester(view, params.removal))
         text = visible_text(backend.tokenizer, str(row["text"]), params.max_length)
-    else:
-        mi = rec_input(backend.rec, view.raw)
-        oracle = RecOracle(backend.tester(view, params.removal))
-        text = None
-    names = list(settings.explainers)
+    sample = sample_from_view(sid, view, backend, params.removal, text)
+    oracle = (TextOracle if sample.kind == "text" else RecOracle)(sample.tester)
     cleann_size = None
-    if "cleann" in names:
-        attr = cleann_attribution(row, oracle.candidates)
-        values = evaluate_set(attr, oracle)
+    if "cleann" in settings.explainers:
+        exp, infer = cleann_explanation(row, oracle.candidates)
+        values = evaluate_set(exp, oracle, infer)
         cleann_size = int(values["size"]) if "size" in values else None
         rows.add_metrics(sid, "cleann", values)
-    for name in (n for n in names if n != "cleann"):
+        rows.add_cost(sid, exp, infer)
+    for name, explainer in explainers.items():
         try:
-            attrs = run_baselines(mi, [name], tokenizer=getattr(backend, "tokenizer", None), text=text,
-                                  removal=params.removal, n_steps=settings.n_steps,
-                                  ig_batch_size=settings.ig_batch_size,
-                                  shap_max_evals=settings.shap_max_evals)
+            exp = explainer.explain(sample)
         except Exception as exc:  # noqa: BLE001 - recorded per explainer and sample
             log.warning("explainer %s failed on sample %s: %s", name, sid, exc)
             rows.add_metrics(sid, name, {"error": 1.0, "n_candidates": float(len(oracle.candidates))})
             continue
-        for attr in attrs:
-            values = evaluate_ranking(attr, oracle, reference_size=cleann_size, max_k=settings.max_k,
-                                      chunk=settings.chunk)
-            rows.add_metrics(sid, attr.explainer, values)
-            rows.add_scores(sid, attr)
-            rows.add_flip_set(sid, attr, values)
+        if exp.is_ranking:
+            values = evaluate_ranking(exp, oracle, reference_size=cleann_size, max_k=settings.max_k,
+                                      chunk=settings.chunk, infer_seconds=infer_seconds)
+            rows.add_scores(sid, exp)
+        else:
+            values = evaluate_set(exp, oracle, infer_seconds)
+        rows.add_metrics(sid, name, values)
+        rows.add_cost(sid, exp, infer_seconds)
+        rows.add_flip_set(sid, exp, values)
 
 
 def evaluate_batch(staging: Staging, batch_id: str, params: ExplainParams, model_path: str,
@@ -94,8 +127,11 @@ def evaluate_batch(staging: Staging, batch_id: str, params: ExplainParams, model
     inputs = [str(x) if column == "text" else [int(i) for i in x] for x in frame[column]]
     rows = EvalRows(staging.run_id)
     ids = [str(s) for s in frame["sample_id"]]
+    explainers = build_explainers(settings, params)
     with MODEL_LOCK:
+        t0 = time.perf_counter()
         views = backend.infer(inputs, 16, params.max_length)
+        infer_share = (time.perf_counter() - t0) / max(1, len(views))
         for sid, view, (_, row) in zip(ids, views, frame.iterrows()):
-            evaluate_sample(rows, sid, view, backend, row, params, settings)
+            evaluate_sample(rows, sid, view, backend, row, params, settings, explainers, infer_share)
     return staging.write_batch(batch_id, rows.frames(), ids)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cleann.metrics.driver import run_evaluation_local
@@ -15,7 +15,7 @@ from cleann.store.db import connect
 
 from evalkit import NEGATIVE, POSITIVE, TEXTS, make_rec_db, make_text_db
 
-TEXT_EXPLAINERS = ("cleann", "attention", "rollout", "gxi", "ig", "shap")
+TEXT_EXPLAINERS = ("cleann", "attention", "rollout", "gxi", "ig", "shap", "oracle")
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,77 @@ def test_metrics_rows_for_every_sample_and_explainer(text_run):
     # IG ranks the decisive lexicon words first; attention in this model is random
     t = table.set_index("explainer")
     assert t.loc["ig", "success_rate"] >= t.loc["attention", "success_rate"]
+
+
+def _fetch(db, sql: str, args: list):
+    con = connect(db, read_only=True)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def test_cleann_cost_is_read_from_typed_columns_and_covers_graph_search_tester(text_run):
+    """CLEANN's evaluated cost >= its graph + search + tester time (summed here straight from
+    explain_heads) and equals the run's samples.seconds; a renamed column fails the plan."""
+    db, run_id, _, _ = text_run
+    rows = _fetch(db, """
+            SELECT c.sample_id, c.seconds, c.infer_seconds, c.graph_seconds + c.search_seconds + c.model_seconds,
+                   s.seconds, (SELECT sum(graph_s + search_s + tester_s) FROM explain_heads h
+                               WHERE h.run_id = c.run_id AND h.sample_id = c.sample_id),
+                   m.value
+            FROM explainer_costs c JOIN samples s USING (run_id, sample_id)
+            JOIN metrics m ON m.run_id = c.run_id AND m.sample_id = c.sample_id AND m.explainer = c.explainer
+                          AND m.metric = 'seconds'
+            WHERE c.run_id = ? AND c.explainer = 'cleann'""", [run_id])
+    assert len(rows) == len(TEXTS)
+    for _, seconds, infer, parts, sample_seconds, heads, metric in rows:
+        assert heads > 0 and parts == pytest.approx(heads)
+        assert seconds >= heads and infer > 0
+        assert seconds == pytest.approx(sample_seconds) and metric == pytest.approx(seconds)
+
+
+def test_every_explainer_has_a_typed_cost_row_including_inference(text_run):
+    db, run_id, _, _ = text_run
+    rows = _fetch(db, "SELECT explainer, status, seconds, infer_seconds, graph_seconds, search_seconds, "
+                      "model_seconds, forward_rows, backward_rows FROM explainer_costs WHERE run_id = ?", [run_id])
+    assert {r[0] for r in rows} == set(TEXT_EXPLAINERS) and len(rows) == len(TEXTS) * len(TEXT_EXPLAINERS)
+    for name, status, seconds, infer, graph, search, model, fwd, bwd in rows:
+        assert status in ("ok", "not_found", "budget")
+        assert infer > 0 and seconds >= infer + graph + search + model
+        assert fwd >= 0 and bwd >= (8 if name == "ig" else 0)
+
+
+def test_cost_sql_names_columns_the_explain_run_writes(tmp_path):
+    """The plan's CLEANN cost query runs against a fresh schema (the old code read a JSON key
+    the pipeline had stopped writing, silently as 0); a renamed column is an error here."""
+    from cleann.metrics.plan import CLEANN_COST_SQL
+
+    con = connect(tmp_path / "fresh.duckdb")
+    try:
+        frame = con.execute(CLEANN_COST_SQL, ["none"]).df()
+    finally:
+        con.close()
+    assert {"cleann_seconds", "cleann_graph_seconds", "cleann_search_seconds", "cleann_model_seconds",
+            "cleann_infer_seconds", "tester_rows", "positions"} <= set(frame.columns)
+    assert "stage_seconds" not in CLEANN_COST_SQL
+
+
+def test_the_oracle_is_the_ceiling_in_the_evaluation(text_run):
+    db, run_id, _, table = text_run
+    per = pd.DataFrame(_fetch(db, "SELECT sample_id, explainer, metric, value FROM metrics WHERE run_id = ? "
+                                  "AND sample_id <> '' AND metric IN ('found', 'size')", [run_id]),
+                       columns=["sample_id", "explainer", "metric", "value"])
+    wide = per.pivot_table(index=["sample_id", "explainer"], columns="metric", values="value")
+    for sid, g in wide.groupby(level=0):
+        g = g.droplevel(0)
+        oracle = g.loc["oracle"]
+        for name, row in g.iterrows():
+            if row["found"]:
+                assert oracle["found"] == 1 and oracle["size"] <= row["size"], (sid, name)
+    t = table.set_index("explainer")
+    assert t.loc["oracle", "found_vs_oracle"] == 1.0 and t.loc["oracle", "extra_size"] == 0.0
+    assert (t["found_vs_oracle"].dropna() <= 1.0).all() and (t["extra_size"].dropna() >= 0).all()
 
 
 def test_reevaluation_resumes_without_work(text_run):

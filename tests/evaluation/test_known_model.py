@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cleann.baselines.base import Attribution
-from cleann.baselines.gradients import explain_ig
 from cleann.baselines.inputs import text_input
+from cleann.explainers import Explanation, Sample, get_explainer
 from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
 from cleann.metrics.testers import TextOracle
 from cleann.models.testers import SentimentTester
@@ -56,7 +55,7 @@ def test_tokens_to_flip_known_answers(lexicon, removal):
         scores = np.zeros(L, dtype=np.float32)
         for rank, p in enumerate(first):
             scores[p] = 100 - rank
-        return Attribution("r", oracle.candidates, scores=scores)
+        return Explanation("r", oracle.candidates, scores=scores)
 
     # removing one positive word makes a tie -> class 0
     assert evaluate_ranking(ranking([good]), oracle)["size"] == 1
@@ -71,8 +70,8 @@ def test_comprehensiveness_high_for_decisive_words_and_zero_for_neutral(lexicon)
     inf, _, oracle = _sample(lexicon, "pad")
     good = _pos(inf, "good")
     neutral = _pos(inf, "acting")
-    decisive = evaluate_set(Attribution("s", oracle.candidates, positions=(good,)), oracle)
-    useless = evaluate_set(Attribution("s", oracle.candidates, positions=(neutral,)), oracle)
+    decisive = evaluate_set(Explanation("s", oracle.candidates, sets=((good,),)), oracle)
+    useless = evaluate_set(Explanation("s", oracle.candidates, sets=((neutral,),)), oracle)
     assert decisive["found"] == 1.0 and decisive["size"] == 1.0
     # p(class 1) drops from ~1 to the tie's ~0.5
     assert decisive["comprehensiveness"] == pytest.approx(oracle.full_prob - 0.5, abs=0.01)
@@ -86,7 +85,9 @@ def test_comprehensiveness_high_for_decisive_words_and_zero_for_neutral(lexicon)
 def test_integrated_gradients_finds_the_decisive_words(lexicon):
     inf, tester, oracle = _sample(lexicon, "pad")
     model, tok = lexicon
-    attr = explain_ig(text_input(model, tok, inf, "pad"), n_steps=32)
+    view = type("View", (), {"special": inf.special_mask, "attention": inf.attention, "target": 0})()
+    sample = Sample("s", "text", view, tester=tester, model_input=text_input(model, tok, inf, "pad"))
+    attr = get_explainer("ig", n_steps=32).explain(sample)
     top = [inf.tokens[p] for p in attr.ranking()[:2]]
     assert set(top) <= set(POSITIVE)
     out = evaluate_ranking(attr, oracle, reference_size=1)

@@ -70,3 +70,17 @@ def test_paired_sizes_compare_on_shared_samples_only():
     assert out["n_both"] == 3  # sample c has no CLEANN set
     assert (out["cleann_smaller"], out["equal"], out["cleann_larger"]) == (1, 1, 1)
     assert out["cleann_median"] == 2 and out["baseline_median"] == 2
+
+
+def test_summary_measures_the_distance_from_the_oracle():
+    rows = [("a", "oracle", "found", 1), ("a", "oracle", "size", 1), ("b", "oracle", "found", 1),
+            ("b", "oracle", "size", 2), ("a", "ig", "found", 1), ("a", "ig", "size", 3),
+            ("b", "ig", "found", 0), ("a", "cleann", "found", 1), ("a", "cleann", "size", 1),
+            ("b", "cleann", "found", 1), ("b", "cleann", "size", 2)]
+    df = pd.DataFrame(rows, columns=["sample_id", "explainer", "metric", "value"])
+    out = summarize(df).set_index("explainer")
+    assert list(out.index) == ["cleann", "oracle", "ig"]
+    assert out.loc["ig", "found_vs_oracle"] == 0.5 and out.loc["ig", "extra_size"] == 2.0
+    assert out.loc["cleann", "found_vs_oracle"] == 1.0 and out.loc["cleann", "extra_size"] == 0.0
+    assert out.loc["oracle", "mean_size"] == 1.5
+    assert "found_vs_oracle" not in summarize(df[df["explainer"] != "oracle"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cleann.baselines.base import Attribution
+from cleann.explainers.base import Cost, Explanation
 from cleann.metrics.oracle import Outcome
 from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
 
@@ -37,7 +37,7 @@ class BagOracle:
 def _ranking(order):
     scores = np.zeros(8, dtype=np.float32)
     scores[list(order)] = np.arange(len(order), 0, -1)
-    return Attribution("fake", CANDIDATES, scores=scores, seconds=0.5, forward_passes=3)
+    return Explanation("fake", CANDIDATES, scores=scores, cost=Cost(seconds=0.5, forward_rows=3))
 
 
 @pytest.mark.parametrize("order, expected", [((2, 4, 1, 3, 5, 6), 1), ((1, 3, 2, 4, 5, 6), 3),
@@ -78,9 +78,9 @@ def test_good_ranking_beats_bad_ranking_on_comprehensiveness():
 
 def test_evaluate_set_reports_size_and_faithfulness():
     oracle = BagOracle()
-    out = evaluate_set(Attribution("cleann", CANDIDATES, positions=(4,)), oracle)
+    out = evaluate_set(Explanation("cleann", CANDIDATES, sets=((4,),)), oracle)
     assert out["found"] == 1.0 and out["size"] == 1.0
     assert out["comprehensiveness"] == pytest.approx(oracle.full_prob - _p({4}))
-    assert evaluate_set(Attribution("cleann", CANDIDATES, positions=None), oracle)["found"] == 0.0
+    assert evaluate_set(Explanation("cleann", CANDIDATES), oracle)["found"] == 0.0
     # a set that does not change the decision is not counted as found
-    assert evaluate_set(Attribution("cleann", CANDIDATES, positions=(1,)), oracle)["found"] == 0.0
+    assert evaluate_set(Explanation("cleann", CANDIDATES, sets=((1,),)), oracle)["found"] == 0.0
