@@ -171,7 +171,8 @@ def goals(run: dict) -> str:
     for name, factor in (("ig", 3), ("shap", 10)):
         if name in res:
             r = np.mean(res[name]["seconds"]) / c
-            parts.append(f"CLEANN is {r:.2f}× faster than {name} (goal ≥ {factor}×: {'met' if r >= factor else 'missed'})")
+            verdict = "met" if r >= factor else "missed"
+            parts.append(f"CLEANN is {r:.2f}× faster than {name} (goal ≥ {factor}×: {verdict})")
     if "oracle" in res:
         o = np.mean(res["oracle"]["found"])
         share = np.mean(res["cleann"]["found"]) / o if o else float("nan")
