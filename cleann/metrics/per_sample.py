@@ -14,7 +14,7 @@ from cleann.explainers.base import Explanation
 from cleann.metrics.faithfulness import (ERASER_BINS, aopc, bin_sizes, comprehensiveness,
                                          sufficiency)
 from cleann.metrics.flip import first_flip, prefixes
-from cleann.metrics.oracle import Outcome, RemovalOracle
+from cleann.metrics.probes import Outcome, RemovalProbe
 
 
 def cost_metrics(attr: Explanation, infer_seconds: float = 0.0) -> dict[str, float]:
@@ -29,30 +29,30 @@ def _complement(candidates: Sequence[int], kept: Sequence[int]) -> tuple[int, ..
     return tuple(p for p in candidates if p not in keep)
 
 
-def evaluate_set(attr: Explanation, oracle: RemovalOracle, infer_seconds: float = 0.0) -> dict[str, float]:
+def evaluate_set(attr: Explanation, probe: RemovalProbe, infer_seconds: float = 0.0) -> dict[str, float]:
     """Set explainers (CLEANN, the oracle): size, found, and faithfulness of the best set."""
-    out = {"n_candidates": float(len(oracle.candidates)), **cost_metrics(attr, infer_seconds)}
+    out = {"n_candidates": float(len(probe.candidates)), **cost_metrics(attr, infer_seconds)}
     if not attr.best_set:
         out["found"] = 0.0
         return out
     s = tuple(sorted(attr.best_set))
-    res = oracle([s, _complement(oracle.candidates, s)])
+    res = probe([s, _complement(probe.candidates, s)])
     out.update(found=float(res.changed[0]),
-               comprehensiveness=float(comprehensiveness(oracle.full_prob, res.prob[0])),
-               sufficiency=float(sufficiency(oracle.full_prob, res.prob[1])))
+               comprehensiveness=float(comprehensiveness(probe.full_prob, res.prob[0])),
+               sufficiency=float(sufficiency(probe.full_prob, res.prob[1])))
     if res.changed[0]:
         out["size"] = float(len(s))
         out.update(_replacement(res.replacement_rank[0]))
     return out
 
 
-def evaluate_ranking(attr: Explanation, oracle: RemovalOracle, *, reference_size: int | None = None,
+def evaluate_ranking(attr: Explanation, probe: RemovalProbe, *, reference_size: int | None = None,
                      bins: Sequence[float] = ERASER_BINS, max_k: int | None = None,
                      chunk: int = 32, infer_seconds: float = 0.0) -> dict[str, float]:
     """Ranking explainers: tokens-to-flip (as ``size``), comp/suff at ``reference_size``
     (CLEANN's set size on this sample), per-bin comp/suff and AOPC."""
     ranking = attr.ranking()
-    cand = oracle.candidates
+    cand = probe.candidates
     n = len(ranking)
     limit = n if max_k is None else min(n, max_k)
     out: dict[str, float] = {"n_candidates": float(n), **cost_metrics(attr, infer_seconds)}
@@ -67,21 +67,21 @@ def evaluate_ranking(attr: Explanation, oracle: RemovalOracle, *, reference_size
         fixed += [top, _complement(cand, top)]
     stop = min(limit, chunk) + 1
     first = prefixes(ranking, 1, stop)
-    res = oracle(fixed + first)
+    res = probe(fixed + first)
     head, flips = res.take(slice(0, len(fixed))), [res.take(slice(len(fixed), None))]
-    comp = comprehensiveness(oracle.full_prob, head.prob[0:2 * len(sizes):2])
-    suff = sufficiency(oracle.full_prob, head.prob[1:2 * len(sizes):2])
+    comp = comprehensiveness(probe.full_prob, head.prob[0:2 * len(sizes):2])
+    suff = sufficiency(probe.full_prob, head.prob[1:2 * len(sizes):2])
     for b, c, s in zip(bins, comp, suff):
         pct = f"{round(b * 100):d}"
         out[f"comp@{pct}"], out[f"suff@{pct}"] = float(c), float(s)
     out["aopc_comp"], out["aopc_suff"] = aopc(comp), aopc(suff)
     if reference_size:
-        out["comprehensiveness"] = float(comprehensiveness(oracle.full_prob, head.prob[-2]))
-        out["sufficiency"] = float(sufficiency(oracle.full_prob, head.prob[-1]))
+        out["comprehensiveness"] = float(comprehensiveness(probe.full_prob, head.prob[-2]))
+        out["sufficiency"] = float(sufficiency(probe.full_prob, head.prob[-1]))
     k = first_flip(flips[0].changed)
     while k is None and stop <= limit:
         start, stop = stop, min(limit, stop + chunk - 1) + 1
-        flips.append(oracle(prefixes(ranking, start, stop)))
+        flips.append(probe(prefixes(ranking, start, stop)))
         k = first_flip(flips[-1].changed, start=start)
     out["found"] = float(k is not None)
     if k is not None:

@@ -20,7 +20,7 @@ from cleann.explainers.samples import sample_from_view
 from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
 from cleann.metrics.rows import EvalRows
 from cleann.metrics.settings import EvalSettings
-from cleann.metrics.testers import RecOracle, TextOracle
+from cleann.metrics.probes import RecProbe, TextProbe
 from cleann.pipeline.backends import get_backend
 from cleann.pipeline.params import ExplainParams
 from cleann.pipeline.staging import Staging
@@ -92,11 +92,11 @@ def evaluate_sample(rows: EvalRows, sid: str, view, backend, row: pd.Series, par
     if params.corpus_kind == "imdb":
         text = visible_text(backend.tokenizer, str(row["text"]), params.max_length)
     sample = sample_from_view(sid, view, backend, params.removal, text)
-    oracle = (TextOracle if sample.kind == "text" else RecOracle)(sample.tester)
+    probe = (TextProbe if sample.kind == "text" else RecProbe)(sample.tester)
     cleann_size = None
     if "cleann" in settings.explainers:
-        exp, infer = cleann_explanation(row, oracle.candidates)
-        values = evaluate_set(exp, oracle, infer)
+        exp, infer = cleann_explanation(row, probe.candidates)
+        values = evaluate_set(exp, probe, infer)
         cleann_size = int(values["size"]) if "size" in values else None
         rows.add_metrics(sid, "cleann", values)
         rows.add_cost(sid, exp, infer)
@@ -105,24 +105,24 @@ def evaluate_sample(rows: EvalRows, sid: str, view, backend, row: pd.Series, par
             exp = explainer.explain(sample)
         except Exception as exc:  # noqa: BLE001 - recorded per explainer and sample
             log.warning("explainer %s failed on sample %s: %s", name, sid, exc)
-            rows.add_metrics(sid, name, {"error": 1.0, "n_candidates": float(len(oracle.candidates))})
+            rows.add_metrics(sid, name, {"error": 1.0, "n_candidates": float(len(probe.candidates))})
             continue
         if exp.is_ranking:
-            values = evaluate_ranking(exp, oracle, reference_size=cleann_size, max_k=settings.max_k,
+            values = evaluate_ranking(exp, probe, reference_size=cleann_size, max_k=settings.max_k,
                                       chunk=settings.chunk, infer_seconds=infer_seconds)
             rows.add_scores(sid, exp)
         else:
-            values = evaluate_set(exp, oracle, infer_seconds)
+            values = evaluate_set(exp, probe, infer_seconds)
         rows.add_metrics(sid, name, values)
         rows.add_cost(sid, exp, infer_seconds)
         rows.add_flip_set(sid, exp, values)
 
 
 def evaluate_batch(staging: Staging, batch_id: str, params: ExplainParams, model_path: str,
-                   settings: EvalSettings, backend: Any | None = None) -> str:
+                   settings: EvalSettings, backend: Any | None = None, device: str = "cpu") -> str:
     """Evaluate one staged input batch; returns the staged manifest path."""
     frame = staging.read_input(batch_id)
-    backend = backend or get_backend(params.corpus_kind, model_path)
+    backend = backend or get_backend(params.corpus_kind, model_path, device)
     column = "text" if params.corpus_kind == "imdb" else "history"
     inputs = [str(x) if column == "text" else [int(i) for i in x] for x in frame[column]]
     rows = EvalRows(staging.run_id)

@@ -10,7 +10,7 @@ import pytest
 from cleann.baselines.inputs import text_input
 from cleann.explainers import Explanation, Sample, get_explainer
 from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
-from cleann.metrics.testers import TextOracle
+from cleann.metrics.probes import TextProbe
 from cleann.models.testers import SentimentTester
 
 from evalkit import POSITIVE, infer_one
@@ -27,7 +27,7 @@ def _sample(lexicon, removal, text=TEXT):
     model, tok = lexicon
     inf = infer_one(lexicon, text)
     tester = SentimentTester(model, tok, inf, removal=removal)
-    return inf, tester, TextOracle(tester)
+    return inf, tester, TextProbe(tester)
 
 
 def _pos(inf, word):

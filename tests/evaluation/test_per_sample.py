@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cleann.explainers.base import Cost, Explanation
-from cleann.metrics.oracle import Outcome
+from cleann.metrics.probes import Outcome
 from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
 
 POS, NEG = {2, 4}, {5}

@@ -9,7 +9,7 @@ import pytest
 
 from cleann.explainers import Sample, get_explainer
 from cleann.metrics.per_sample import evaluate_ranking
-from cleann.metrics.testers import TextOracle
+from cleann.metrics.probes import TextProbe
 
 from explainkit import text_sample
 
@@ -92,7 +92,7 @@ def test_the_oracle_is_the_ceiling_of_found_and_size(text_backend):
         sample = text_sample(text_backend, text)
         oracle_exp = get_explainer("oracle", max_set_size=budget).explain(sample)
         assert oracle_exp.status in ("ok", "not_found")
-        removal = TextOracle(sample.tester)
+        removal = TextProbe(sample.tester)
         for name in ("attention", "gxi", "ig"):
             explainer = get_explainer(name, **({"n_steps": 16} if name == "ig" else {}))
             values = evaluate_ranking(explainer.explain(sample), removal, max_k=budget)

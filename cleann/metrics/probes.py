@@ -1,21 +1,56 @@
-"""Removal oracles over the models engineer's testers: same removal, probabilities kept.
+"""What metrics ask of the model: outcomes of removing sets of positions, in one batch.
 
-Why: CLEANN's tester answers only "did the output change?", but comprehensiveness and
-sufficiency need the probability of the original output after removal. These adapters
-build the removed inputs with the tester's own code (``SentimentTester.probabilities``, the
-``np.delete`` + ``next_item_logits`` + ``exclude`` path of ``RecTester``), so tokens are
-removed exactly as for CLEANN, and derive "changed" with the tester's rule (argmax
-differs from the original prediction / top-1). Tests check the verdicts agree.
+Why a protocol: the removal itself (pad / mask / delete tokens, drop history items) is
+the models engineer's tester; metrics must use exactly that removal, so they see the
+model only through this batched interface. CLEANN's tester answers only "did the output
+change?", but comprehensiveness and sufficiency need the probability of the original
+output after removal. The probes build the removed inputs with the tester's own code
+(``SentimentTester.probabilities``, the ``np.delete`` + ``next_item_logits`` + ``exclude``
+path of ``RecTester``), so tokens are removed exactly as for CLEANN, and derive "changed"
+with the tester's rule (argmax differs from the original prediction / top-1). Tests check
+the verdicts agree. (Not to be confused with the ``oracle`` explainer, which searches
+for the smallest flipping set.)
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from cleann.metrics.oracle import Outcome
+
+@dataclass
+class Outcome:
+    """Per removal set: probability of the originally explained output, whether the
+    decision changed, and (recommendation, when changed) the new top-1's 1-based rank in
+    the original top-k, 0 when it was outside that list; NaN when not applicable."""
+
+    prob: np.ndarray
+    changed: np.ndarray
+    replacement_rank: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: Sequence[Outcome]) -> Outcome:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("prob", "changed", "replacement_rank")))
+
+    def take(self, index) -> Outcome:
+        return Outcome(self.prob[index], self.changed[index], self.replacement_rank[index])
 
 
-class TextOracle:
+class RemovalProbe(Protocol):
+    """``candidates``: removable positions; ``full_prob``: p(explained output | input)."""
+
+    candidates: tuple[int, ...]
+    full_prob: float
+    forward_passes: int
+
+    def __call__(self, removals: list[tuple[int, ...]]) -> Outcome: ...
+
+
+class TextProbe:
     """Classification: p(original class), class changed; replacement rank not applicable."""
 
     def __init__(self, tester) -> None:
@@ -34,7 +69,7 @@ class TextOracle:
                        replacement_rank=np.full(len(p), np.nan))
 
 
-class RecOracle:
+class RecProbe:
     """Recommendation: p(original top-1), top-1 changed, new top-1's rank in the top-k."""
 
     def __init__(self, tester) -> None:
