@@ -28,13 +28,27 @@ class LoadStats:
     rows: int = 0
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, staging: Staging, batch_id: str) -> int:
-    """Load one staged batch in one transaction; returns rows inserted."""
+@dataclass
+class StagedBatch:
+    """A staged batch read into memory, so the database is held only for the insert."""
+
+    batch_id: str
+    sample_ids: list[str]
+    tables: dict[str, pd.DataFrame]
+
+
+def read_batch(staging: Staging, batch_id: str) -> StagedBatch:
+    """Read a complete staged batch (manifest and Parquet files) without touching the database."""
+    manifest = staging.read_manifest(batch_id)
+    tables = {name: staging.read_table(batch_id, name).to_pandas() for name in manifest["rows"]}
+    return StagedBatch(batch_id, [str(s) for s in manifest["sample_ids"]], tables)
+
+
+def insert_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: StagedBatch) -> int:
+    """Replace the batch's samples of ``run_id`` in ONE transaction; returns rows inserted."""
     from cleann.store.db import insert_frame, transaction
 
-    manifest = staging.read_manifest(batch_id)
-    ids = pd.DataFrame({"sample_id": [str(s) for s in manifest["sample_ids"]]})
-    tables = {name: staging.read_table(batch_id, name) for name in manifest["rows"]}
+    ids = pd.DataFrame({"sample_id": batch.sample_ids})
     inserted = 0
     con.register("_batch_ids", ids)
     try:
@@ -42,14 +56,23 @@ def load_batch(con: duckdb.DuckDBPyConnection, staging: Staging, batch_id: str) 
             for name in PIPELINE_TABLES:
                 con.execute(
                     f"DELETE FROM {name} WHERE run_id = ? AND sample_id IN (SELECT sample_id FROM _batch_ids)",
-                    [staging.run_id],
+                    [run_id],
                 )
             for name in PIPELINE_TABLES:
-                table = tables.get(name)
-                if table is not None and table.num_rows:
-                    inserted += insert_frame(con, name, table.to_pandas())
+                frame = batch.tables.get(name)
+                if frame is not None and len(frame):
+                    inserted += insert_frame(con, name, frame)
     finally:
-        con.unregister("_batch_ids")
+        try:  # after a failed transaction this fails too; keep the original error
+            con.unregister("_batch_ids")
+        except duckdb.Error:
+            pass
+    return inserted
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, staging: Staging, batch_id: str) -> int:
+    """Load one staged batch in one transaction on an open connection; returns rows inserted."""
+    inserted = insert_batch(con, staging.run_id, read_batch(staging, batch_id))
     staging.remove_batch(batch_id)
     return inserted
 
@@ -61,16 +84,19 @@ def load_ready(
 ) -> LoadStats:
     """Load every complete staged batch of the run (leftovers of a killed run included).
 
-    The database is opened per batch and closed right after, so analysts' read-only
-    queries get the file between batches.
+    Per batch: read the staged files first, then open the database only for the one
+    insert transaction, close it, and only then remove the staged files. So the write
+    lock is held for the insert alone (measured in tests/store/test_wait.py) and readers
+    such as `cleann sql` get the file between batches.
     """
     stats = LoadStats()
     for batch_id in staging.ready_batches():
-        n_samples = len(staging.read_manifest(batch_id)["sample_ids"])
+        batch = read_batch(staging, batch_id)
         with open_db(db_path) as con:
-            stats.rows += load_batch(con, staging, batch_id)
+            stats.rows += insert_batch(con, staging.run_id, batch)
+        staging.remove_batch(batch_id)  # after the commit: a crash before it only reloads the same rows
         stats.batches += 1
-        stats.samples += n_samples
+        stats.samples += len(batch.sample_ids)
         if on_batch is not None:
-            on_batch(batch_id, n_samples)
+            on_batch(batch_id, len(batch.sample_ids))
     return stats
