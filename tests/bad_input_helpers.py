@@ -44,6 +44,30 @@ def _patched_env(env: Mapping[str, str | None] | None) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@contextlib.contextmanager
+def _cli_console_filter() -> Iterator[None]:
+    """In-process, Prefect's settings were read before ``main`` could choose its logging
+    settings file; configure Prefect's logging now and add the same console filter the
+    CLI's settings file adds, for the duration of the call."""
+    import logging
+
+    from prefect.logging.configuration import ensure_logging_setup
+
+    from cleann.cli._prefect_logging import HideRunErrors
+
+    ensure_logging_setup()  # else Prefect configures it lazily, inside the call
+    handlers = [*logging.getLogger().handlers, logging.lastResort]
+    handlers = [h for h in handlers if h is not None]
+    flt = HideRunErrors()
+    for handler in handlers:
+        handler.addFilter(flt)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(flt)
+
+
 def run_cli(
     argv: Sequence[str],
     env: Mapping[str, str | None] | None = None,
@@ -73,9 +97,14 @@ def run_cli(
 
     from cleann.cli import main
 
+    # main() points Prefect at its logging settings through the environment; keep that
+    # (and anything else it sets there) out of the calling test process.
+    env = {"PREFECT_LOGGING_SETTINGS_PATH": os.environ.get("PREFECT_LOGGING_SETTINGS_PATH"),
+           **(env or {})}
     out, err = io.StringIO(), io.StringIO()
     old_cwd = os.getcwd()
-    with _patched_env(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with _patched_env(env), _cli_console_filter(), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
         try:
             if cwd:
                 os.chdir(cwd)

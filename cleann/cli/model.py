@@ -3,6 +3,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
+
+from cleann.cli._checks import check_input_path, positive_int
+from cleann.errors import BadInputError
+from cleann.pipeline.params import DEFAULT_MAX_LENGTH
+from cleann.sources.text import OFFLINE_CORPORA
+
+MAX_LENGTH = 512  # MiniLM / BERT position embeddings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,8 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sent = which.add_parser("sentiment", help="accuracy per corpus on the test splits")
     sent.add_argument("--model", dest="model_path", default=None,
                       help="checkpoint folder or hub id (default: the trained default)")
-    sent.add_argument("--max-length", type=int, default=512)
-    sent.add_argument("--corpus", action="append", default=None,
+    sent.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
+                      help=f"tokens per text, 3..512 (default {DEFAULT_MAX_LENGTH}, the same as `cleann explain`, "
+                           "so the accuracy is that of the decisions explained; 512 scores whole reviews)")
+    sent.add_argument("--corpus", action="append", default=None, choices=sorted(OFFLINE_CORPORA),
                       help="offline corpus to score (repeatable; default all three)")
     rec = which.add_parser("bert4rec", help="HR/NDCG/MRR vs a popularity baseline")
     rec.add_argument("--model", dest="model_path", default=None, help="BERT4Rec folder (default: trained default)")
@@ -42,7 +53,41 @@ def _table(result: dict) -> str:
     return "\n".join(rows)
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse bad paths and numbers before a model or corpus is loaded (one line, exit 2)."""
+    if args.model == "sentiment":
+        if not 3 <= args.max_length <= MAX_LENGTH:
+            raise BadInputError(f"--max-length {args.max_length}: must be 3..{MAX_LENGTH}")
+        if args.model_path:
+            check_model_path(args.model_path, ("config.json",))
+        return
+    if args.model_path:
+        check_model_path(args.model_path, ("bert4rec.json",))
+    if args.ml1m:
+        from cleann.sources.movielens import check_members
+
+        check_members(Path(args.ml1m).expanduser(), ("ratings.dat", "movies.dat"))
+
+
+def check_model_path(path: str, required: tuple[str, ...]) -> None:
+    """A local checkpoint folder holding ``required`` (a hub id is left to the loader,
+    which refuses it in offline mode)."""
+    local = Path(path).expanduser()
+    parts = path.split("/")
+    hub_id = len(parts) <= 2 and all(parts) and not path.startswith((".", "~"))
+    if not local.exists() and hub_id:
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+            raise BadInputError(f"--model {path}: no such folder, and HF_HUB_OFFLINE is set so "
+                                "the hub is not asked")
+        return
+    check_input_path(local, "--model", kind="dir")
+    missing = [name for name in required if not (local / name).is_file()]
+    if missing:
+        raise BadInputError(f"--model {local}: not a checkpoint folder (no {missing[0]})")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_args(args)
     from cleann.models.evaluation import eval_bert4rec, eval_sentiment
 
     if args.model == "sentiment":

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+
+from cleann.cli._checks import positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,14 +17,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="model", metavar="MODEL")
     sub.required = True
     sent = sub.add_parser("sentiment", help="fine-tune MiniLM on the offline review corpora")
-    sent.add_argument("--max-minutes", type=float, default=None,
-                      help="training wall-clock budget (default 17)")
+    sent.add_argument("--max-minutes", type=positive_float, default=None,
+                      help="wall-clock guard (default 240): training aborts past it and saves nothing; "
+                           "the schedule and the model never depend on it")
     rec = sub.add_parser("bert4rec", help="train BERT4Rec on ml-100k (or ml-1m with --ml1m)")
     rec.add_argument("--ml1m", default=None, metavar="PATH",
                      help="GroupLens ml-1m.zip or folder (default: offline ml-100k)")
-    rec.add_argument("--max-minutes", type=float, default=None,
-                     help="training wall-clock budget (default 22)")
-    rec.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 200)")
+    rec.add_argument("--max-minutes", type=positive_float, default=None,
+                     help="wall-clock guard (default 240): training aborts past it and saves nothing")
+    rec.add_argument("--epochs", type=positive_int, default=None,
+                     help="epochs of the fixed schedule (default 100; the best validation epoch is kept)")
     for p in (sent, rec):
         p.add_argument("--force", action="store_true", help="retrain even if cached")
         p.add_argument("--json", action="store_true", help="print only the JSON summary")
@@ -31,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from cleann.cli.ingest import prepare_prefect_home
 
+    if getattr(args, "ml1m", None):  # checked before Prefect starts (issue 12)
+        from cleann.sources.movielens import check_members
+
+        check_members(Path(args.ml1m).expanduser(), ("ratings.dat", "movies.dat"))
     prepare_prefect_home()
     from cleann.flows.train import train_bert4rec, train_sentiment
 
