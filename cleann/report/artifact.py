@@ -7,6 +7,8 @@ can be tested without a server.
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -64,3 +66,17 @@ def run_summary_markdown(con: duckdb.DuckDBPyConnection, run_id: str, top: int =
     """Found share (with its Wilson interval), size distribution and the top causal words per
     class of one run, as markdown."""
     return corpus_markdown(load_corpus_data(con, run_id, top=top, min_support=min_support))
+
+
+def artifact_key(run_id: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    return "cleann-run-" + re.sub(r"[^a-z0-9-]+", "-", str(run_id).lower()).strip("-")
+
+
+def run_summary_markdown_for_db(db_path: str | Path | None, run_id: str, wait_s: float = 30.0) -> str:
+    """``run_summary_markdown`` on a short read-only connection (the flow calls it after loading)."""
+    from cleann.config import default_db_path
+    from cleann.pipeline.dbopen import open_db
+
+    with open_db(db_path or default_db_path(), read_only=True, wait_s=wait_s) as con:
+        return run_summary_markdown(con, run_id)
