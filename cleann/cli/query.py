@@ -1,12 +1,17 @@
 """`cleann query NAME [--run RUN_ID] [--format table|csv|json]` and `cleann query --list`.
 
-Opens the database read-only and waits briefly if the pipeline's loader holds it.
+Opens the database read-only (sandboxed, see docs/security.md) and waits while the
+pipeline's loader holds it (``--wait``, default 60 s). Parameters are checked before the
+query runs: a value for a numeric parameter must be a number, ``--param run=`` is the
+same as ``--run``, and a run id that is not in the database is refused.
 """
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from cleann.errors import BadInputError
+from cleann.store.readonly import DEFAULT_WAIT_S
 
 
 def register(subparsers) -> None:
@@ -17,12 +22,13 @@ def register(subparsers) -> None:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="query parameter, repeatable")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--db", help="DuckDB file (default $CLEANN_DB or ./cleann.duckdb)")
-    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a writer holds the db")
+    p.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="SECONDS",
+                   help=f"seconds to wait while a run writes the database (default {DEFAULT_WAIT_S:g})")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cleann.pipeline.queries import list_queries, parse_param, run_query
+    from cleann.pipeline.queries import list_queries
     from cleann.pipeline.report import format_frame
 
     if args.list or not args.name:
@@ -31,12 +37,63 @@ def handle(args: argparse.Namespace) -> int:
             if q.params and q.params != "none":
                 print(f"{'':22s} params: {q.params}")
         return 0
-    params = {}
-    for item in args.param:
-        key, sep, val = item.partition("=")
-        if not sep:
-            raise BadInputError(f"--param {item!r}: use KEY=VALUE")
-        params[key.strip()] = parse_param(key.strip(), val.strip())
-    frame = run_query(args.name, args.db, args.run, params, wait_s=args.wait)
+    if not args.wait >= 0 or args.wait == float("inf"):  # also refuses nan
+        raise BadInputError(f"--wait {args.wait:g}: use a number of seconds, 0 or more")
+    params, run = parse_params(args.name, args.param, args.run)
+    frame = _run(args.name, args.db, run, params, args.wait)
     print(format_frame(frame, args.format))
     return 0
+
+
+def _run(name: str, db, run: str | None, params: dict, wait_s: float):
+    import duckdb
+
+    from cleann.pipeline.queries import run_query
+    from cleann.store.readonly import explain_failure
+
+    try:
+        return run_query(name, db, run, params, wait_s=wait_s)
+    except duckdb.Error as exc:  # e.g. a value the SQL cannot use (top=-1): one line, not a traceback
+        raise BadInputError(f"query {name}: {explain_failure(exc)}") from None
+
+
+def parse_params(name: str, items: list[str], run: str | None) -> tuple[dict[str, Any], str | None]:
+    """``--param KEY=VALUE`` items checked against the named query: known keys only, numbers
+    where the query's default is a number, ``run=`` merged with ``--run``."""
+    from cleann.pipeline.queries import get_query, parse_param
+
+    query = get_query(name)
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        key, val = key.strip(), val.strip()
+        if not sep or not key:
+            raise BadInputError(f"--param {_cut(item)}: use KEY=VALUE")
+        if key not in query.parameters:
+            takes = ", ".join(p for p in query.parameters) or "no parameters"
+            raise BadInputError(f"--param {_cut(key)}: query {name} has no such parameter (it takes {takes})")
+        if key in params:
+            raise BadInputError(f"--param {_cut(key)} given twice")
+        default = query.defaults.get(key)
+        value = parse_param(key, val)
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if not isinstance(value, (int, float)) or value != value:  # text or nan
+                raise BadInputError(f"--param {key}={_cut(val)}: {key} must be a number (default {default})")
+        params[key] = value
+    if "run" in params:
+        given = str(params.pop("run"))
+        if run is not None and run != given:
+            raise BadInputError(f"--run {_cut(run)} and --param run={_cut(given)} disagree; give the run once")
+        run = given
+    if run is not None:
+        if "run" not in query.parameters:
+            raise BadInputError(f"--run: query {name} is not about one run (it takes "
+                                f"{', '.join(query.parameters) or 'no parameters'})")
+        if not run.strip():
+            raise BadInputError("--run: empty run id")
+    return params, run
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return repr(text if len(text) <= limit else text[:limit - 3] + "...")
