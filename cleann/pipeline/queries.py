@@ -140,7 +140,8 @@ def run_query(
         if "run" in query.parameters:
             values["run"] = run or latest_run(c, query.kind)
             if values["run"] is None:
-                raise BadInputError(f"query {name}: no {query.kind} run in the database; pass --run RUN_ID")
+                kind = "" if query.kind in (None, "", "any") else f"{query.kind} "
+                raise BadInputError(f"query {name}: no {kind}run in the database; pass --run RUN_ID")
         missing = [p for p in query.parameters if p not in values]
         if missing:
             raise BadInputError(f"query {name} needs parameter {missing[0]!r} (--param {missing[0]}=VALUE)")
