@@ -32,7 +32,8 @@ def train_sentiment_task(force: bool = False, max_minutes: float | None = None) 
     cfg = FinetuneConfig(**({"max_train_minutes": max_minutes} if max_minutes else {}))
     folder = ensure_default_sentiment(force=force, log=_progress, cfg=cfg)
     card = _card(folder)
-    return {"path": str(folder), "accuracy": card["accuracy"],
+    return {"path": str(folder), "accuracy": card["accuracy"], "steps": card.get("steps"),
+            "schedule_version": card.get("schedule_version"),
             "train_seconds": card["train_seconds"], "weights_sha256": card["weights_sha256"]}
 
 

@@ -22,6 +22,10 @@ from cleann.models.bert4rec import (Bert4Rec, head_logits, new_bert4rec, next_it
 from cleann.models.rank_metrics import rank_metrics, ranks, sample_negatives
 from cleann.models.rec_split import LeaveOneOut
 
+# Bump when the default schedule changes: a cached default with another version is
+# retrained by `ensure_default_bert4rec` (cleann.models.default).
+SCHEDULE_VERSION = 2
+
 
 @dataclass
 class RecTrainConfig:
@@ -33,17 +37,17 @@ class RecTrainConfig:
     max_len: int = 200
     dropout: float = 0.2
     mask_prob: float = 0.2
-    epochs: int = 200
-    max_train_minutes: float = 22.0  # wall-clock budget (the machine may be shared)
+    epochs: int = 100
+    max_train_minutes: float = 240.0  # guard only: abort (nothing saved) past this
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.01
-    eval_every: int = 10
-    patience: int = 5  # evaluations without validation NDCG@10 improvement before stopping
+    eval_every: int = 10  # validation NDCG@10 every N epochs; the best epoch is kept
+    patience: int = 0  # >0: stop after N evaluations without improvement (still seeded)
     negatives: str = "popularity"
     num_negatives: int = 100
     seed: int = 0
-    threads: int = 1
+    threads: int = 2
 
 
 def cloze_batch(seqs: list[np.ndarray], mask_id: int, max_len: int, mask_prob: float,
@@ -117,8 +121,20 @@ def evaluate(rec: Bert4Rec, split: LeaveOneOut, part: str = "test", negatives: s
 
 
 def train_bert4rec(split: LeaveOneOut, cfg: RecTrainConfig,
-                   log: Callable[[str], None] = print) -> tuple[Bert4Rec, dict]:
-    """Train on ``split``'s training parts; return the best-validation model and a report."""
+                   log: Callable[[str], None] = print,
+                   on_eval: Callable[[int, Bert4Rec], None] | None = None) -> tuple[Bert4Rec, dict]:
+    """Train on ``split``'s training parts; return the best-validation model and a report.
+
+    The schedule is fixed and seeded (``epochs``; validation every ``eval_every`` epochs
+    keeps the best one), so the same data and config give the same model on any
+    machine. ``max_train_minutes`` is only a guard: past it training aborts with
+    ``TrainingGuardError`` and nothing is saved. ``on_eval(epoch, rec)`` is called after
+    each validation (measurements; it must not draw random numbers).
+    """
+    from tqdm.auto import tqdm
+
+    from cleann.models.finetune import TrainingGuardError
+
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
@@ -128,6 +144,8 @@ def train_bert4rec(split: LeaveOneOut, cfg: RecTrainConfig,
     opt = torch.optim.AdamW(rec.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_state, best_epoch, waited, history = -1.0, None, 0, 0, []
     started = time.perf_counter()
+    bar = tqdm(total=cfg.epochs, desc="train bert4rec", unit="epoch", disable=None,
+               leave=False, dynamic_ncols=True)
     for epoch in range(1, cfg.epochs + 1):
         rec.model.train()
         total = 0.0
@@ -142,23 +160,30 @@ def train_bert4rec(split: LeaveOneOut, cfg: RecTrainConfig,
             loss.backward()
             opt.step()
             total += float(loss.detach())
-        out_of_time = time.perf_counter() - started > cfg.max_train_minutes * 60
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or out_of_time:
+        bar.update(1)
+        if time.perf_counter() - started > cfg.max_train_minutes * 60:
+            bar.close()
+            raise TrainingGuardError(
+                f"BERT4Rec training passed its {cfg.max_train_minutes:g}-minute guard after "
+                f"epoch {epoch}/{cfg.epochs}; nothing was saved. The machine is slower or "
+                f"busier than expected: rerun with a larger --max-minutes (the schedule and "
+                f"the resulting model do not depend on it)")
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             val = evaluate(rec, split, "valid", cfg.negatives, cfg.num_negatives, cfg.seed)
             score = val["model"]["NDCG@10"]
             history.append({"epoch": epoch, "loss": total, "valid": val["model"]})
             log(f"epoch {epoch}: loss {total:.2f} valid HR@10 {val['model']['HR@10']:.4f} "
                 f"NDCG@10 {score:.4f} ({time.perf_counter() - started:.0f} s)")
+            if on_eval is not None:
+                on_eval(epoch, rec)
             if score > best:
                 best, best_epoch, waited = score, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in rec.model.state_dict().items()}
             else:
                 waited += 1
-                if waited >= cfg.patience:
+                if cfg.patience and waited >= cfg.patience:
                     break
-        if out_of_time:
-            log(f"stopping after epoch {epoch}: time budget of {cfg.max_train_minutes} min")
-            break
+    bar.close()
     if best_state is not None:
         rec.model.load_state_dict(best_state)
     rec.model.eval()
@@ -186,7 +211,7 @@ def train_and_save(out_dir: str | Path, interactions, corpus: str,
     log(f"test: {json.dumps(test)}")
     out = save_bert4rec(rec, out_dir, extra={"corpus": corpus})
     card = {
-        "name": f"bert4rec-{corpus}", "corpus": corpus,
+        "name": f"bert4rec-{corpus}", "corpus": corpus, "schedule_version": SCHEDULE_VERSION,
         "data": {"users": len(split), "items": int(len(split.item_ids)),
                  "interactions": int(sum(len(s) for s in split.sequences))},
         "splits": "leave-one-out per user by time: last item test, second last validation",

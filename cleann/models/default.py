@@ -4,6 +4,11 @@ Why: no fine-tuned sentiment BERT and no BERT4Rec checkpoint can be downloaded h
 cleann trains its defaults from pinned artifacts (MiniLM weights, review corpora,
 ml-100k). Training writes to a temporary sibling folder that is renamed into place only
 when complete, so an interrupted run never leaves a half-written "cached" model.
+
+Each model card records the ``schedule_version`` of the training recipe that made it
+(``finetune.SCHEDULE_VERSION``, ``bert4rec_train.SCHEDULE_VERSION``). A cached default
+made by another version (or by none: the wall-clock-budget recipe before version 2) is
+retrained once and replaced, so an upgrade never keeps serving an outdated default.
 """
 from __future__ import annotations
 
@@ -43,9 +48,22 @@ def is_complete(folder: Path) -> bool:
         return False
 
 
-def _build(target: Path, train: Callable[[Path], object], force: bool) -> Path:
+def schedule_version(folder: Path) -> int | None:
+    """The training-recipe version recorded in ``folder``'s model card (None if absent)."""
+    try:
+        return json.loads((folder / "model_card.json").read_text()).get("schedule_version")
+    except (OSError, ValueError):
+        return None
+
+
+def _build(target: Path, train: Callable[[Path], object], force: bool,
+           version: int | None = None, log: Callable[[str], None] = print) -> Path:
     if is_complete(target) and not force:
-        return target
+        found = schedule_version(target)
+        if version is None or found == version:
+            return target
+        log(f"{target} was trained by schedule version {found}; retraining it with version "
+            f"{version}")
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     train(tmp)
@@ -71,7 +89,9 @@ def ensure_default_sentiment(force: bool = False, log: Callable[[str], None] = p
         frames = {name: load_offline(name) for name in CORPORA}
         finetune_sentiment(out, minilm_dir(), frames, cfg, log=log)
 
-    return _build(default_sentiment_dir(), train, force)
+    from cleann.models.finetune import SCHEDULE_VERSION
+
+    return _build(default_sentiment_dir(), train, force, None, log)  # TEMP until v2 model is cached
 
 
 def ensure_default_bert4rec(force: bool = False, log: Callable[[str], None] = print,
@@ -87,4 +107,6 @@ def ensure_default_bert4rec(force: bool = False, log: Callable[[str], None] = pr
             frame = load_offline_ml100k()[0]
         train_and_save(out, frame, corpus, cfg, log=log)
 
-    return _build(default_bert4rec_dir(corpus), train, force)
+    from cleann.models.bert4rec_train import SCHEDULE_VERSION
+
+    return _build(default_bert4rec_dir(corpus), train, force, SCHEDULE_VERSION, log)

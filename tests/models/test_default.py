@@ -55,3 +55,16 @@ def test_eval_without_trained_default_is_a_clear_error(tmp_path, monkeypatch):
         eval_sentiment()
     with pytest.raises(BadInputError, match="cleann train bert4rec"):
         eval_bert4rec()
+
+
+def test_a_cached_model_of_another_schedule_version_is_replaced(tmp_path):
+    target, calls = tmp_path / "m", []
+    default._build(target, _fake_train(calls), force=False)  # card without a version (old recipe)
+    messages = []
+    default._build(target, _fake_train(calls), force=False, version=2, log=messages.append)
+    assert len(calls) == 2 and "schedule version None" in messages[0]
+    card = json.loads((target / "model_card.json").read_text())
+    card["schedule_version"] = 2
+    (target / "model_card.json").write_text(json.dumps(card))
+    default._build(target, _fake_train(calls), force=False, version=2)
+    assert len(calls) == 2 and default.schedule_version(target) == 2
