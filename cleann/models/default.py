@@ -13,9 +13,11 @@ retrained once and replaced, so an upgrade never keeps serving an outdated defau
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from cleann.config import cleann_home
 
@@ -56,25 +58,67 @@ def schedule_version(folder: Path) -> int | None:
         return None
 
 
+def _usable(target: Path, force: bool, version: int | None, log: Callable[[str], None]) -> bool:
+    if force or not is_complete(target):
+        return False
+    found = schedule_version(target)
+    if version is None or found == version:
+        return True
+    log(f"{target} was trained by schedule version {found}; retraining it with version {version}")
+    return False
+
+
+@contextmanager
+def _build_lock(target: Path, log: Callable[[str], None]) -> Iterator[None]:
+    """One builder per model folder across processes; the others wait, then reuse its model.
+
+    Why: two processes asking for the default at once (a demo and a benchmark) used to
+    delete each other's half-trained folder.
+    """
+    import fcntl
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            log(f"another process is training {target}; waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Remove ``<name>.partial-<pid>`` folders of processes that no longer run."""
+    for folder in target.parent.glob(target.name + ".partial-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _build(target: Path, train: Callable[[Path], object], force: bool,
            version: int | None = None, log: Callable[[str], None] = print) -> Path:
-    if is_complete(target) and not force:
-        found = schedule_version(target)
-        if version is None or found == version:
-            return target
-        log(f"{target} was trained by schedule version {found}; retraining it with version "
-            f"{version}")
-    tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    train(tmp)
-    if not is_complete(tmp):
-        raise RuntimeError(f"training did not produce a complete model in {tmp}")
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    if _usable(target, force, version, log):
+        return target
+    with _build_lock(target, log):
+        if not force and _usable(target, False, version, lambda s: None):
+            return target  # built by the process we waited for
+        _remove_stale_partials(target)
+        tmp = target.with_name(f"{target.name}.partial-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            train(tmp)
+            if not is_complete(tmp):
+                raise RuntimeError(f"training did not produce a complete model in {tmp}")
+            old = target.with_name(f"{target.name}.old-{os.getpid()}")
+            if target.exists():
+                target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

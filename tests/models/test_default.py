@@ -27,7 +27,7 @@ def test_build_trains_once_then_reuses_and_force_retrains(tmp_path):
     assert len(calls) == 1 and default.is_complete(target)
     default._build(target, _fake_train(calls), force=True)
     assert len(calls) == 2 and (target / "model.safetensors").read_bytes() == b"weights 2"
-    assert not any(p.name.endswith((".partial", ".old")) for p in target.parent.iterdir())
+    assert not any(".partial" in p.name or ".old" in p.name for p in target.parent.iterdir())
 
 
 def test_interrupted_training_keeps_the_old_model(tmp_path):
@@ -68,3 +68,29 @@ def test_a_cached_model_of_another_schedule_version_is_replaced(tmp_path):
     (target / "model_card.json").write_text(json.dumps(card))
     default._build(target, _fake_train(calls), force=False, version=2)
     assert len(calls) == 2 and default.schedule_version(target) == 2
+
+
+def test_a_second_builder_waits_for_the_first_and_reuses_its_model(tmp_path):
+    import threading
+
+    target, calls, messages = tmp_path / "m", [], []
+    started, release = threading.Event(), threading.Event()
+    slow = _fake_train(calls)
+
+    def first_train(out):
+        started.set()
+        release.wait(10)
+        slow(out)
+
+    first = threading.Thread(target=default._build, args=(target, first_train, False))
+    first.start()
+    started.wait(10)
+    second = threading.Thread(target=default._build,
+                              args=(target, _fake_train(calls), False, None, messages.append))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive() and "waiting" in messages[0]  # blocked, its partial folder untouched
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert len(calls) == 1 and default.is_complete(target)
