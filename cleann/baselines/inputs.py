@@ -64,6 +64,8 @@ def text_input(model: torch.nn.Module, tokenizer, inference, removal: str = "pad
     fill = getattr(tokenizer, REMOVAL_TOKEN[removal])
     reference = ids.clone()
     reference[0, torch.from_numpy(~special)] = int(fill)
+    device = next(model.parameters()).device  # --device: inputs follow the model
+    ids, reference = ids.to(device), reference.to(device)
     return ModelInput(
         model=model, embedding=model.get_input_embeddings(), input_ids=ids,
         reference_ids=reference, candidates=tuple(int(i) for i in np.flatnonzero(~special)),
@@ -85,13 +87,14 @@ def rec_input(rec, inference) -> ModelInput:
 
     hist = rec.to_internal(list(inference.history))
     seq = np.append(hist, rec.mask_id)
-    batch = pad_batch([seq], rec.max_len)
+    device = next(rec.model.parameters()).device  # --device: inputs follow the model
+    batch = {k: v.to(device) for k, v in pad_batch([seq], rec.max_len).items()}
     ids = batch.pop("input_ids")
     reference = ids.clone()
     reference[0, : len(hist)] = 0
-    blocked = torch.zeros(rec.n_items + 2, dtype=torch.bool)
+    blocked = torch.zeros(rec.n_items + 2, dtype=torch.bool, device=device)
     blocked[[0, rec.mask_id]] = True
-    blocked[torch.from_numpy(hist)] = True
+    blocked[torch.from_numpy(hist).to(device)] = True
 
     def output(out) -> torch.Tensor:
         logits = out.logits[:, -1, :].float().masked_fill(blocked, -torch.inf)

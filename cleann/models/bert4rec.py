@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from cleann.errors import BadInputError
+from cleann.models.device import model_device
 
 META_FILE = "bert4rec.json"
 
@@ -166,8 +167,9 @@ def head_logits(rec: Bert4Rec, batch: dict[str, torch.Tensor], rows: torch.Tenso
     Why: the tied output layer over all items is the costliest part of BERT4Rec; running
     it only where a prediction is needed (masked or last positions) is ~5x cheaper.
     """
-    hidden = rec.model.bert(**batch).last_hidden_state
-    return rec.model.cls(hidden[rows, cols])
+    device = model_device(rec.model)
+    hidden = rec.model.bert(**{k: v.to(device) for k, v in batch.items()}).last_hidden_state
+    return rec.model.cls(hidden[rows.to(device), cols.to(device)])
 
 
 def next_item_logits(rec: Bert4Rec, histories: Sequence[np.ndarray],
@@ -185,8 +187,8 @@ def next_item_logits(rec: Bert4Rec, histories: Sequence[np.ndarray],
         with torch.no_grad():
             logits = head_logits(rec, pad_batch(chunk, rec.max_len), rows,
                                  torch.full_like(rows, -1))
-        out.append(logits)
-    logits = torch.cat(out).float()
+        out.append(logits.float().cpu())
+    logits = torch.cat(out)
     logits[:, 0] = -torch.inf
     logits[:, rec.mask_id] = -torch.inf
     return logits
@@ -213,6 +215,7 @@ def recommend(rec: Bert4Rec, histories: Sequence[Sequence[int]], k: int = 10,
     if any(rec.n_items - len(set(h.tolist())) < k for h in internal):
         raise BadInputError(f"k={k}: some history leaves fewer than {k} unseen items")
     rec.model.eval()
+    device = model_device(rec.model)
     results: list[RecInference] = []
     for start in range(0, len(internal), batch_size):
         hs = internal[start:start + batch_size]
@@ -220,10 +223,11 @@ def recommend(rec: Bert4Rec, histories: Sequence[Sequence[int]], k: int = 10,
         scores, top = torch.topk(logits, k, dim=1)
         seqs = [np.append(h, int(t)) for h, t in zip(hs, top[:, 0].tolist())]
         with torch.no_grad():
-            out = rec.model(**pad_batch(seqs, rec.max_len), output_attentions=True)
+            batch = pad_batch(seqs, rec.max_len)
+            out = rec.model(**{k: v.to(device) for k, v in batch.items()}, output_attentions=True)
         if len(out.attentions) != rec.model.config.num_hidden_layers:
             raise BadInputError("the BERT4Rec model returned no attentions (needs eager attention)")
-        last = out.attentions[-1].float().numpy()
+        last = out.attentions[-1].float().cpu().numpy()
         width = last.shape[-1]
         for row, (h, s) in enumerate(zip(hs, seqs)):
             n = len(s)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from cleann.errors import BadInputError
+from cleann.models.device import model_device
 
 _HEAD_PREFIXES = ("classifier.", "score.")
 
@@ -115,16 +116,17 @@ def infer(model, tokenizer, texts: Sequence[str], batch_size: int = 32,
     order = np.argsort(-n_full, kind="stable")
     results: list[TextInference | None] = [None] * len(texts)
     model.eval()
+    device = model_device(model)
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=length,
                         padding=True, return_tensors="pt", return_special_tokens_mask=True)
         special = enc.pop("special_tokens_mask").numpy().astype(bool)
         with torch.no_grad():
-            out = model(**enc, output_attentions=True)
+            out = model(**{k: v.to(device) for k, v in enc.items()}, output_attentions=True)
         check_attentions(model, out)
-        probs = torch.softmax(out.logits.float(), dim=-1).numpy()
-        att = out.attentions[-1].float().numpy()
+        probs = torch.softmax(out.logits.float(), dim=-1).cpu().numpy()
+        att = out.attentions[-1].float().cpu().numpy()
         mask = enc["attention_mask"].numpy().astype(bool)
         ids = enc["input_ids"].numpy()
         for row, i in enumerate(idx):

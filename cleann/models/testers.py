@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from cleann.models.bert4rec import Bert4Rec, RecInference, exclude, next_item_logits
+from cleann.models.fast_rows import FastRows
 from cleann.models.sentiment import TextInference
 
 REMOVALS = ("pad", "mask", "delete")
@@ -43,13 +44,25 @@ class SentimentTester:
     Returns, per candidate, whether the predicted class differs from
     ``inference.pred``. ``forward_passes`` counts model calls; ``accepted`` maps each
     accepted candidate to its :class:`TextOutcome`.
+
+    ``fast``: an optional :class:`cleann.models.fast_rows.FastRows` (an int8 copy of
+    ``model`` and its measured margin) that runs every row first; rows it cannot decide
+    with a lead above the margin, and rows whose class changed, are run again by
+    ``model`` (float32), so the verdicts and outcomes are ``model``'s. ``rechecked``
+    counts those rows. Tensors go to ``model``'s device.
     """
 
     def __init__(self, model, tokenizer, inference: TextInference, removal: str = "pad",
-                 max_tokens_per_pass: int = 16384, max_batch: int = 256) -> None:
+                 max_tokens_per_pass: int = 16384, max_batch: int = 256,
+                 fast: FastRows | None = None) -> None:
         if removal not in REMOVALS:
             raise ValueError(f"removal must be one of {REMOVALS}, not {removal!r}")
+        from cleann.models.device import model_device
+
         self.model, self.inference, self.removal = model, inference, removal
+        self.device = model_device(model)
+        self.fast = fast
+        self.rechecked = 0  # rows run again in float32 after the fast pass
         self.replacement = {"pad": tokenizer.pad_token_id, "mask": tokenizer.mask_token_id,
                             "delete": None}[removal]
         if removal != "delete" and self.replacement is None:
@@ -87,6 +100,40 @@ class SentimentTester:
             inputs["token_type_ids"] = torch.zeros(batch.shape, dtype=torch.int64)
         return inputs
 
+    def _logits(self, model, cands: Sequence[tuple[int, ...]]) -> torch.Tensor:
+        """float32 logits (n, C) on the CPU, in chunked passes of ``model``."""
+        device = self.device if model is self.model else torch.device("cpu")
+        out = []
+        for start in range(0, len(cands), self.chunk):
+            inputs = self._inputs(cands[start:start + self.chunk])
+            with torch.inference_mode():
+                out.append(model(**{k: v.to(device) for k, v in inputs.items()}).logits.float().cpu())
+        if not out:
+            return torch.zeros((0, len(self.inference.probs)), dtype=torch.float32)
+        return torch.cat(out)
+
+    def _checked_logits(self, cands: list[tuple[int, ...]]) -> torch.Tensor:
+        """Logits from the fast model, float32 ones for every row it cannot decide.
+
+        Re-checked rows also feed the margin; when it grows, rows of this call decided
+        under the old margin are decided again under the new one.
+        """
+        fast = self._logits(self.fast.model, cands)
+        self.forward_passes += -(-len(cands) // self.chunk)
+        logits = fast.clone()
+        done = np.zeros(len(cands), dtype=bool)
+        while True:
+            redo = np.flatnonzero(self.fast.needs_recheck(fast, self.inference.pred).numpy() & ~done)
+            if not len(redo):
+                return logits
+            index = torch.from_numpy(redo)
+            exact = self._logits(self.model, [cands[i] for i in redo])
+            self.fast.observe(fast[index], exact)
+            logits[index] = exact
+            done[redo] = True
+            self.forward_passes += -(-len(redo) // self.chunk)
+            self.rechecked += len(redo)
+
     def probabilities(self, candidates: Sequence[tuple[int, ...]]) -> np.ndarray:
         """Class probabilities (n, C) after removing each candidate, in chunked passes.
 
@@ -95,20 +142,17 @@ class SentimentTester:
         """
         cands = [tuple(int(p) for p in c) for c in candidates]
         self.model.eval()
-        out = []
-        for start in range(0, len(cands), self.chunk):
-            with torch.no_grad():
-                logits = self.model(**self._inputs(cands[start:start + self.chunk])).logits.float()
-            out.append(torch.softmax(logits, dim=-1).numpy())
-        n_classes = len(self.inference.probs)
-        return np.concatenate(out) if out else np.zeros((0, n_classes), dtype=np.float32)
+        return torch.softmax(self._logits(self.model, cands), dim=-1).numpy()
 
     def __call__(self, candidates: Sequence[tuple[int, ...]]) -> list[bool]:
         cands = [tuple(int(p) for p in c) for c in candidates]
         _check_positions(cands, len(self.inference.token_ids), self.inference.target)
-        probs = self.probabilities(cands)
-        self.forward_passes += -(-len(cands) // self.chunk)
         self.rows += len(cands)
+        if self.fast is None:
+            probs = self.probabilities(cands)
+            self.forward_passes += -(-len(cands) // self.chunk)
+        else:
+            probs = torch.softmax(self._checked_logits(cands), dim=-1).numpy()
         preds = probs.argmax(axis=1)
         changed: list[bool] = []
         for cand, pred, p in zip(cands, preds, probs):

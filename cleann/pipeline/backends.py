@@ -4,6 +4,11 @@ Why: tasks pass paths, never models; each worker process keeps the models it has
 in a module-level cache so a batch costs one load per process, not one per task.
 Both back-ends expose the same four things the stage needs: batched inference, the
 target position, the model's hidden size (CLEANN's N) and a batched tester.
+``device`` (``auto|cpu|cuda``, resolved by :func:`cleann.models.device.resolve_device`)
+is where the model lives; inference, tester and baselines follow the model's device.
+On the CPU the text tester runs its rows through an int8 copy first and re-checks
+undecided rows in float32 (:mod:`cleann.models.fast_rows`; same verdicts, about half
+the cost per row).
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-_CACHE: dict[tuple[str, str], Any] = {}
+_CACHE: dict[tuple[str, str, str], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -36,10 +41,26 @@ class SampleView:
 class TextBackend:
     kind = "imdb"
 
-    def __init__(self, model_path: str):
+    def __init__(self, model_path: str, device: str = "cpu", fast_rows: bool = True):
+        from cleann.models.device import resolve_device
         from cleann.models.sentiment import load_classifier
 
+        self.device = resolve_device(device)
         self.model, self.tokenizer = load_classifier(model_path)
+        self.model.to(self.device)
+        self._fast_rows = fast_rows
+        self._fast: Any = None
+
+    @property
+    def fast_rows(self):
+        """The int8 copy and its margin for tester rows (CPU only; None on a GPU or when disabled)."""
+        with _LOCK:
+            if self._fast is None:
+                from cleann.models.fast_rows import FastRows, int8_twin
+
+                twin = int8_twin(self.model) if self._fast_rows else None
+                self._fast = FastRows(twin) if twin is not None else False
+        return self._fast or None
 
     @property
     def hidden_size(self) -> int:
@@ -61,16 +82,19 @@ class TextBackend:
     def tester(self, view: SampleView, removal: str):
         from cleann.models.testers import SentimentTester
 
-        return SentimentTester(self.model, self.tokenizer, view.raw, removal=removal)
+        return SentimentTester(self.model, self.tokenizer, view.raw, removal=removal, fast=self.fast_rows)
 
 
 class RecBackend:
     kind = "movielens"
 
-    def __init__(self, model_path: str):
+    def __init__(self, model_path: str, device: str = "cpu"):
         from cleann.models.bert4rec import load_bert4rec
+        from cleann.models.device import resolve_device
 
+        self.device = resolve_device(device)
         self.rec = load_bert4rec(model_path)
+        self.rec.model.to(self.device)
 
     @property
     def hidden_size(self) -> int:
@@ -99,11 +123,14 @@ class RecBackend:
         return RecTester(self.rec, view.raw)
 
 
-def get_backend(kind: str, model_path: str) -> TextBackend | RecBackend:
-    """The cached back-end for (kind, model path) in this process."""
-    key = (kind, str(model_path))
+def get_backend(kind: str, model_path: str, device: str = "cpu") -> TextBackend | RecBackend:
+    """The cached back-end for (kind, model path, device) in this process."""
+    from cleann.models.device import resolve_device
+
+    resolved = str(resolve_device(device))
+    key = (kind, str(model_path), resolved)
     with _LOCK:
         if key not in _CACHE:
             cls = TextBackend if kind == "imdb" else RecBackend
-            _CACHE[key] = cls(str(model_path))
+            _CACHE[key] = cls(str(model_path), device=resolved)
         return _CACHE[key]

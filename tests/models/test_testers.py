@@ -87,3 +87,77 @@ def test_rec_tester_matches_unbatched_oracle(tiny_rec):
             assert outcome.rank_in_original_topk is None
     with pytest.raises(ValueError, match="target"):
         tester([(len(history),)])
+
+
+# --- cheap rows: int8 twin (or any fast model) + float32 re-check near the boundary ----
+
+ALL_SETS = [(i,) for i in range(1, 9)] + [(i, j) for i in range(1, 9) for j in range(i + 1, 9)]
+
+
+class _Shifted(torch.nn.Module):
+    """A stand-in fast model: the real model's logits plus ``shift`` on class ``cls``
+    (a fast model that is wrong by a known amount)."""
+
+    def __init__(self, model, cls: int, shift: float) -> None:
+        super().__init__()
+        self.model, self.cls, self.shift = model, cls, shift
+
+    def forward(self, **inputs):
+        from types import SimpleNamespace
+
+        logits = self.model(**inputs).logits.clone()
+        logits[:, self.cls] += self.shift
+        return SimpleNamespace(logits=logits)
+
+
+def _exact(model, tok, inf):
+    tester = SentimentTester(model, tok, inf)
+    return tester, list(tester(ALL_SETS))
+
+
+def test_int8_twin_gives_float32_verdicts_and_outcomes(lexicon):
+    from cleann.models.fast_rows import FastRows, int8_twin
+
+    model, tok = lexicon
+    inf = infer(model, tok, [TEXT])[0]
+    ref, expected = _exact(model, tok, inf)
+    assert any(expected) and not all(expected)
+    fast = FastRows(int8_twin(model), calibration_rows=8)
+    tester = SentimentTester(model, tok, inf, fast=fast)
+    assert list(tester(ALL_SETS)) == expected
+    assert tester.accepted == ref.accepted  # outcomes come from float32 rows, bit for bit
+    assert fast.calibrated and tester.rechecked >= 8 + sum(expected)
+    assert tester.rows == len(ALL_SETS)
+
+
+def test_recheck_corrects_a_fast_model_that_is_wrong_near_the_boundary(lexicon):
+    from cleann.models.fast_rows import FastRows
+
+    model, tok = lexicon
+    inf = infer(model, tok, [TEXT])[0]
+    _, expected = _exact(model, tok, inf)
+    wrong = _Shifted(model, cls=inf.pred, shift=3.0)  # hides flips (pred looks safer)
+    # Without calibration and margin, the fast verdicts would be trusted, and they are wrong:
+    naive = FastRows(wrong, floor=0.0, calibration_rows=0, factor=0.0)
+    assert list(SentimentTester(model, tok, inf, fast=naive)(ALL_SETS)) != expected
+    # Calibrated on the first rows, the margin covers the shift and every verdict is float32's:
+    fast = FastRows(wrong, calibration_rows=4)
+    tester = SentimentTester(model, tok, inf, fast=fast)
+    assert list(tester(ALL_SETS)) == expected
+    assert fast.margin >= 3.0 * fast.factor - 1e-4
+
+
+def test_margin_grows_when_a_recheck_differs_more(lexicon):
+    from cleann.models.fast_rows import FastRows
+
+    model, tok = lexicon
+    inf = infer(model, tok, [TEXT])[0]
+    _, expected = _exact(model, tok, inf)
+    fast = FastRows(_Shifted(model, cls=inf.pred, shift=0.01), calibration_rows=2)
+    SentimentTester(model, tok, inf, fast=fast)([(5,), (6,)])
+    small = fast.margin
+    assert fast.calibrated and small < 1.0
+    fast.model.shift = 3.0  # the fast model gets worse: the next re-checked rows show it
+    tester = SentimentTester(model, tok, inf, fast=fast)
+    assert list(tester(ALL_SETS)) == expected
+    assert fast.margin > small and fast.margin >= 3.0 * fast.factor - 1e-4

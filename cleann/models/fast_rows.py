@@ -1,0 +1,108 @@
+"""Cheap tester rows on CPU: an int8 copy of the classifier, checked in float32 near the boundary.
+
+Why: a tester row is one forward pass of the classifier and CLEANN runs hundreds per
+sample. On a CPU with VNNI, dynamic int8 quantisation of the Linear layers
+(``torch.ao.quantization.quantize_dynamic``) runs a MiniLM row about 2x cheaper than
+float32 (bench/tester_rows.py). Its logits differ from float32, so a verdict ("did the
+class change?") is taken from the int8 pass only when its top-1 lead over the runner-up
+exceeds a margin; every other row, and every row whose class changed (its stored
+probability must be exact), is run again in float32 by the original model. So verdicts
+and stored outcomes are those of the float32 model.
+
+The margin is measured, per model, not assumed: the first ``calibration_rows`` rows are
+all run in both precisions, and the margin becomes ``factor`` times the largest change
+of a top-1 lead seen (never below ``floor``). Every later re-checked row is compared
+again; a larger change raises the margin at once (and the rows of that call are
+re-decided with it). A hand-set test model with logits in the tens needs a large margin;
+the trained MiniLM a small one (numbers in docs/models.md).
+
+The copy is separate from the original (own config, own weights), so the original keeps
+eager attention for attention capture, and the copy runs SDPA attention where the
+architecture supports it. No shared config is switched between attention backends at
+run time: that is not thread-safe (a thread running ``infer`` would get no attentions).
+"""
+from __future__ import annotations
+
+import copy
+import threading
+import warnings
+
+import torch
+
+RECHECK_FLOOR = 0.05  # logits; the smallest margin ever used
+CALIBRATION_ROWS = 256
+SAFETY_FACTOR = 4.0
+
+
+def int8_twin(model: torch.nn.Module) -> torch.nn.Module | None:
+    """A dynamically int8-quantised SDPA copy of ``model`` for CPU rows; None when unsupported.
+
+    Only CPU models are quantised (``quantize_dynamic`` has no CUDA kernels), and only
+    where a quantised engine (fbgemm/x86/onednn) is available.
+    """
+    from cleann.models.device import model_device
+
+    if model_device(model).type != "cpu":
+        return None
+    if not set(torch.backends.quantized.supported_engines) - {"none"}:
+        return None
+    twin = copy.deepcopy(model)
+    try:
+        twin.set_attn_implementation("sdpa")
+    except (ValueError, AttributeError, ImportError):  # keeps its current attention
+        pass
+    twin.eval()
+    with warnings.catch_warnings():  # torch 2.10+ deprecates torch.ao eager quantisation
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(twin, {torch.nn.Linear}, dtype=torch.qint8,
+                                                      inplace=True)
+
+
+def lead(logits: torch.Tensor) -> torch.Tensor:
+    """Top-1 logit minus the runner-up, per row (inf for a single class)."""
+    if logits.shape[1] < 2:
+        return torch.full((logits.shape[0],), torch.inf)
+    top2 = torch.topk(logits.float(), k=2, dim=1).values
+    return top2[:, 0] - top2[:, 1]
+
+
+def spread(fast: torch.Tensor, exact: torch.Tensor) -> float:
+    """Largest change, over rows, of any logit difference: bounds the change of the lead
+    (softmax and argmax ignore a shift common to all classes)."""
+    if fast.numel() == 0:
+        return 0.0
+    delta = fast.float() - exact.float()
+    return float((delta.max(dim=1).values - delta.min(dim=1).values).max())
+
+
+class FastRows:
+    """The int8 twin plus the measured re-check margin, shared by a back-end's testers."""
+
+    def __init__(self, twin: torch.nn.Module, *, floor: float = RECHECK_FLOOR,
+                 calibration_rows: int = CALIBRATION_ROWS, factor: float = SAFETY_FACTOR) -> None:
+        self.model, self.floor, self.factor = twin, float(floor), float(factor)
+        self.calibration_rows = int(calibration_rows)
+        self.seen = 0          # rows compared in both precisions
+        self.max_spread = 0.0  # largest lead change seen
+        self._lock = threading.Lock()
+
+    @property
+    def calibrated(self) -> bool:
+        return self.seen >= self.calibration_rows
+
+    @property
+    def margin(self) -> float:
+        """Rows with an int8 lead at or below this are re-checked (inf while calibrating)."""
+        if not self.calibrated:
+            return torch.inf
+        return max(self.floor, self.factor * self.max_spread)
+
+    def observe(self, fast: torch.Tensor, exact: torch.Tensor) -> None:
+        """Record rows run in both precisions (raises the margin when they differ more)."""
+        with self._lock:
+            self.max_spread = max(self.max_spread, spread(fast, exact))
+            self.seen += int(fast.shape[0])
+
+    def needs_recheck(self, logits: torch.Tensor, original_pred: int) -> torch.Tensor:
+        """bool [n]: the int8 lead is within the margin, or the class changed."""
+        return (lead(logits) <= self.margin) | (logits.argmax(dim=1) != original_pred)

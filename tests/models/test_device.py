@@ -1,0 +1,99 @@
+"""``--device auto|cpu|cuda``: resolution, the clean error without a GPU, and the plumbing
+from the run's execution parameters to the back-ends, testers and baseline inputs (CPU)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cleann.errors import BadInputError
+from cleann.models.device import model_device, resolve_device
+
+
+def _no_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_resolve_cpu_and_auto():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(None) == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+def test_auto_is_cpu_without_gpu(monkeypatch):
+    _no_gpu(monkeypatch)
+    assert resolve_device("auto") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("spec", ["cuda", "cuda:0", "CUDA"])
+def test_cuda_without_gpu_is_one_line_user_error(monkeypatch, spec):
+    _no_gpu(monkeypatch)
+    with pytest.raises(BadInputError) as err:
+        resolve_device(spec)
+    msg = str(err.value)
+    assert "\n" not in msg and "no CUDA GPU" in msg and "--device" in msg
+
+
+def test_unknown_device_is_user_error():
+    with pytest.raises(BadInputError, match="use auto, cpu, cuda"):
+        resolve_device("tpu")
+
+
+def test_exec_params_device_default_and_not_in_run_id():
+    from dataclasses import fields
+
+    from cleann.pipeline.params import ExecParams, ExplainParams
+
+    assert "device" not in {f.name for f in fields(ExplainParams)}  # the run id hashes only these
+    assert ExecParams().device == "cpu"
+    assert ExecParams(device="auto").device == "auto"
+    with pytest.raises(BadInputError):
+        ExecParams(device="gpu0")
+
+
+def test_backends_on_explicit_cpu(lexicon_dir, tmp_path):
+    from cleann.models.tiny import make_tiny_bert4rec
+    from cleann.pipeline.backends import get_backend
+
+    text = get_backend("imdb", str(lexicon_dir), "cpu")
+    assert text.device == torch.device("cpu") and model_device(text.model).type == "cpu"
+    view = text.infer(["good movie but bad acting and great plot"], 1, 24)[0]
+    tester = text.tester(view, "pad")
+    assert tester.device.type == "cpu"
+    assert list(tester([(1,), (4,)])) == [True, False]  # known answers of the lexicon model
+    if not torch.cuda.is_available():  # auto resolves to the same (cached) CPU back-end
+        assert get_backend("imdb", str(lexicon_dir), "auto") is text
+
+    rec = get_backend("movielens", str(make_tiny_bert4rec(tmp_path / "rec", n_items=30, seed=2)), "cpu")
+    rview = rec.infer([[1, 2, 3, 4]], 1, 200)[0]
+    assert len(rec.tester(rview, "pad")([(0,), (1, 2)])) == 2
+
+
+def test_backend_cuda_without_gpu_fails_before_loading(monkeypatch, lexicon_dir):
+    from cleann.pipeline.backends import get_backend
+
+    _no_gpu(monkeypatch)
+    with pytest.raises(BadInputError, match="no CUDA GPU"):
+        get_backend("imdb", str(lexicon_dir), "cuda")
+
+
+def test_baseline_inputs_follow_the_model_device(lexicon):
+    from cleann.baselines.inputs import text_input
+    from cleann.models.sentiment import infer
+
+    model, tok = lexicon
+    inf = infer(model, tok, ["good movie"])[0]
+    mi = text_input(model, tok, inf, "pad")
+    assert mi.input_ids.device == model_device(model) == mi.reference_ids.device
+    assert mi.forward(mi.input_ids).shape == (1, 2)
+
+
+def test_cli_explain_cuda_without_gpu_exits_2(monkeypatch, tmp_path, capsys):
+    from cleann.cli import main
+
+    _no_gpu(monkeypatch)
+    code = main(["explain", "imdb", "--device", "cuda", "--limit", "1", "--no-prefect",
+                 "--db", str(tmp_path / "x.duckdb")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.count("\n") == 0 and "no CUDA GPU" in err and "Traceback" not in err
