@@ -70,9 +70,12 @@ def test_sql_gives_up_after_wait_with_one_line(filled_db, capsys):
 
 def test_query_waits_for_the_writer(filled_db, capsys):
     holder = _hold(filled_db, HOLD_S)
+    started = time.monotonic()
     try:
         code = main(["query", "runs", "--db", str(filled_db), "--format", "csv"])
     finally:
         holder.wait(timeout=60)
+    waited = time.monotonic() - started
     out, err = capsys.readouterr()
     assert code == 0, err
+    assert waited >= HOLD_S * 0.5, f"returned after {waited:.1f} s: it did not wait for the lock"
