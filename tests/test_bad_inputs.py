@@ -323,6 +323,20 @@ def test_terminal_output_flow_error(tmp_path, template_db, prefect_harness):
     assert_user_error(result, row.fragment, row.code, only_line=False)
     assert "ERROR" not in result[2] and "Traceback" not in result[2]
     assert db_fingerprint(db) == before
+    # ... while the Prefect log (API) still holds the failure with its traceback
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterLevel
+
+    async def error_logs() -> list[str]:
+        async with get_client() as client:
+            logs = await client.read_logs(log_filter=LogFilter(level=LogFilterLevel(ge_=40)),
+                                          limit=200, offset=0)
+            return [log.message for log in logs]
+
+    messages = asyncio.run(error_logs())
+    assert any("label '7'" in m and "Traceback" in m for m in messages), messages[-5:]
 
 
 # --- the CLI's error plumbing ------------------------------------------------------------
