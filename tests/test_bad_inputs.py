@@ -277,7 +277,8 @@ def test_table_is_big_and_ids_unique():
     assert len({r.id for r in ROWS}) == len(ROWS)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.id, marks=[pytest.mark.flow] if r.stage == "flow" else [])
+                                 for r in ROWS])
 def test_bad_input_is_refused(row: Row, tmp_path, template_db, request, monkeypatch):
     if row.stage == "flow":
         request.getfixturevalue("prefect_harness")
