@@ -18,6 +18,7 @@ gets the same semantics one ``independent`` call at a time.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -170,6 +171,13 @@ class _Candidates:
         return sets[first] if len(first) < len(sets) else sets
 
 
+def _compilable(ci_test: Any) -> bool:
+    """A fresh FisherZTest (nothing cached: the pure r = 0 counts only cache misses)."""
+    from cleann.causal.citest import FisherZTest
+
+    return type(ci_test) is FisherZTest and not ci_test._cache
+
+
 def _reset_and_orient(pag: PAG, nodes: np.ndarray, sepsets: Sepsets, batches: Iterable[tuple[int, ...]]) -> None:
     pag.reset_marks()
     orient_v_structures(pag.marks, nodes, sepsets)
@@ -257,17 +265,31 @@ def _iteration_r1(pag: PAG, nodes_arr: np.ndarray, tester: _Tester, sepsets: Sep
     return any_candidate
 
 
-def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = None) -> ICDResult:
+def compiled_default() -> bool:
+    """Whether ``learn_icd`` uses the compiled kernels by default: yes unless the
+    environment sets ``CLEANN_ICD_PURE=1`` (the pure path stays for equivalence tests)."""
+    return os.environ.get("CLEANN_ICD_PURE", "").strip() not in ("1", "true", "yes")
+
+
+def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = None,
+              compiled: bool | None = None) -> ICDResult:
     """Learn a PAG over ``nodes`` with ICD.
 
     ``ci_test`` is any object with ``independent(x, y, cond) -> bool`` (a
     ``FisherZTest`` uses its vectorised paths). ``max_cond_size`` caps r: after the
     iteration r = cap the search stops as if no pair had a candidate (R5-R7 then R8-R10
     without a reset). None (default) means no cap, the reference's behaviour.
+    ``compiled`` (default :func:`compiled_default`) runs the numba kernels of
+    ``_kernels`` for a fresh ``FisherZTest``: same PAG, sepsets and test counts as the
+    pure path (``n_computed`` then equals ``n_tests``); any other test runs pure.
     """
     nodes_arr = np.array(sorted({int(n) for n in nodes}), dtype=np.intp)
     if max_cond_size is not None and max_cond_size < 0:
         raise BadInputError(f"max_cond_size must be >= 0 or None, got {max_cond_size}")
+    if (compiled_default() if compiled is None else compiled) and _compilable(ci_test):
+        from cleann.causal.icd_compiled import learn_icd_compiled
+
+        return learn_icd_compiled(nodes_arr, ci_test, max_cond_size)
     pag = PAG(nodes_arr.tolist())
     marks = pag.marks
     tester = _Tester(ci_test)

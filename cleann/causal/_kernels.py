@@ -1,0 +1,693 @@
+"""Compiled (numba) kernels for ICD's hot loops, with the pure path's exact decisions.
+
+Why: the pure-Python/numpy ICD spends its time in about a million small numpy calls per
+snippet (r = 1 slab walks, r = 2 candidate enumeration, R1-R4 fixpoints, closures).
+These kernels run the same loops in machine code.
+
+Why decisions stay identical although the floats are computed differently: a Fisher-z
+decision ``p > alpha`` is monotone in |r| (in r for the legacy rule), so for each
+conditioning size k there is a threshold r*_k. :func:`decision_bounds` finds it by
+bisection on the pure path's own ``fisher_pvalues`` and widens it to a band
+[lo_k, hi_k] (``BAND`` = 1e-8 on r). A kernel decides itself only outside the band and
+only for well-conditioned matrices (every LU pivot >= ``MIN_PIVOT``, finite r); anything
+else is *uncertain*: the kernel stops and reports the test, the caller computes the pure
+path's p-value for it (``FisherZTest.batch_pvalues``), stores the decision as an
+override and runs the kernel again from the same state. Partial correlations of sizes
+0 and 1 are the same IEEE operations as the pure path; for k >= 2 our LU and LAPACK's
+agree to ~cond * 1e-16, far inside the band.
+
+All kernels take ``marks`` (int8, ``marks[a, b]`` = mark at a on a-b) and ``nodes``
+(ascending int64) and mirror the scans of ``icd.py`` / ``orientation.py`` line by line.
+Compiled with ``cache=True``: the first call in a fresh environment compiles (seconds,
+see docs/engine.md), later processes load the cached machine code.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+NONE, CIRCLE, ARROW, TAIL = 0, 1, 2, 3
+BAND = 1e-8  # half-width of the uncertain band around r*_k
+MIN_PIVOT = 1e-5  # smaller |LU pivot| -> uncertain (the pure path's pinv fallback is near)
+MAX_K = 64  # widest conditioning set a compiled test handles (override key width)
+INDEP, DEP, UNSURE = 1, 0, -1
+OK, ABORT, NO_FIXPOINT = 0, 1, 2
+MAX_PASSES = 10_000
+
+
+def decision_bounds(num_samples: int, alpha: float, legacy: bool, k_max: int) -> np.ndarray:
+    """``(k_max + 1, 2)`` array of [lo_k, hi_k]: |r| < lo_k is independent, |r| > hi_k
+    dependent under the pure path's rule; in between (or where N - k - 3 < 1) unsure."""
+    from cleann.causal.citest import fisher_pvalues
+
+    out = np.empty((k_max + 1, 2))
+    for k in range(k_max + 1):
+        if num_samples - k - 3 < 1:
+            out[k] = (-1.0, 2.0)  # every test unsure: the pure path decides
+            continue
+
+        def indep(r: float) -> bool:
+            return bool(fisher_pvalues(np.array([r]), k, num_samples, legacy)[0] > alpha)
+
+        lo, hi = 0.0, 1.0
+        if not indep(lo) or indep(hi):
+            out[k] = (-1.0, 2.0)
+            continue
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if mid in (lo, hi):
+                break
+            if indep(mid):
+                lo = mid
+            else:
+                hi = mid
+        out[k] = (lo - BAND, hi + BAND)
+    return out
+
+
+# --- one CI test --------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _decide(r: float, lo: float, hi: float, legacy: bool) -> int:
+    if not math.isfinite(r):
+        return UNSURE
+    if legacy:
+        if r >= 1.0:
+            return DEP
+        if r <= 0.0 or r < lo:
+            return INDEP
+        return DEP if r > hi else UNSURE
+    a = abs(r)
+    if a >= 1.0:
+        return DEP
+    if a < lo:
+        return INDEP
+    return DEP if a > hi else UNSURE
+
+
+@njit(cache=True)
+def _pcorr_lu(R, x, y, zs, k, A):
+    """r(x, y | zs[:k]) via LU with partial pivoting of R[(x,y,Z),(x,y,Z)] solved against
+    e0, e1; NaN when a pivot is small (the caller then treats the test as unsure)."""
+    m = k + 2
+    for a in range(m):
+        ia = x if a == 0 else (y if a == 1 else zs[a - 2])
+        for b in range(m):
+            ib = x if b == 0 else (y if b == 1 else zs[b - 2])
+            A[a, b] = R[ia, ib]
+        A[a, m] = 1.0 if a == 0 else 0.0
+        A[a, m + 1] = 1.0 if a == 1 else 0.0
+    for c in range(m):
+        p = c
+        best = abs(A[c, c])
+        for a in range(c + 1, m):
+            v = abs(A[a, c])
+            if v > best:
+                best, p = v, a
+        if not (best >= MIN_PIVOT):
+            return math.nan
+        if p != c:
+            for b in range(m + 2):
+                t = A[c, b]
+                A[c, b] = A[p, b]
+                A[p, b] = t
+        piv = A[c, c]
+        for a in range(c + 1, m):
+            f = A[a, c] / piv
+            if f != 0.0:
+                for b in range(c, m + 2):
+                    A[a, b] -= f * A[c, b]
+    # back substitution for the two right-hand sides; only rows 0 and 1 are needed,
+    # but they depend on all rows below
+    for col in range(m, m + 2):
+        for a in range(m - 1, -1, -1):
+            s = A[a, col]
+            for b in range(a + 1, m):
+                s -= A[a, b] * A[b, col]
+            A[a, col] = s / A[a, a]
+    p00 = A[0, m]
+    p01 = A[0, m + 1]
+    p11 = A[1, m + 1]
+    return -p01 / math.sqrt(abs(p00 * p11))
+
+
+@njit(cache=True)
+def ci_decide(R, x, y, zs, k, bounds, legacy, A):
+    """INDEP, DEP or UNSURE for x ⫫ y | zs[:k] (the pure path's rule, see module doc)."""
+    lo = bounds[k, 0]
+    hi = bounds[k, 1]
+    if k == 0:
+        r = R[x, y]
+        if r >= 1.0:
+            return DEP
+        return _decide(r, lo, hi, legacy)
+    if k == 1:
+        z = zs[0]
+        rxz = R[x, z]
+        ryz = R[y, z]
+        if rxz >= 1.0 or ryz >= 1.0:
+            return DEP
+        r = (R[x, y] - rxz * ryz) / math.sqrt((1.0 - rxz * rxz) * (1.0 - ryz * ryz))
+        return _decide(r, lo, hi, legacy)
+    return _decide(_pcorr_lu(R, x, y, zs, k, A), lo, hi, legacy)
+
+
+@njit(cache=True)
+def _lookup(ov_keys, ov_dec, n_ov, x, y, zs, k):
+    """Override decision for (x, y, zs[:k]) (zs ascending), or -1."""
+    for n in range(n_ov):
+        if ov_keys[n, 0] != x or ov_keys[n, 1] != y or ov_keys[n, 2] != k:
+            continue
+        same = True
+        for c in range(k):
+            if ov_keys[n, 3 + c] != zs[c]:
+                same = False
+                break
+        if same:
+            return ov_dec[n]
+    return -1
+
+
+@njit(cache=True)
+def _test(R, x, y, zs, k, bounds, legacy, A, ov_keys, ov_dec, n_ov, unsure):
+    """A decision, with overrides; UNSURE (key written to ``unsure``) when neither."""
+    d = ci_decide(R, x, y, zs, k, bounds, legacy, A)
+    if d != UNSURE:
+        return d
+    o = _lookup(ov_keys, ov_dec, n_ov, x, y, zs, k)
+    if o >= 0:
+        return o
+    unsure[0] = x
+    unsure[1] = y
+    unsure[2] = k
+    for c in range(k):
+        unsure[3 + c] = zs[c]
+    return UNSURE
+
+
+@njit(cache=True)
+def first_rows(R, x, y, zz, bounds, legacy, ov_keys, ov_dec, n_ov, unsure):
+    """(index of the first row of ``zz`` with x ⫫ y | row, or -1; rows tested, a
+    one-by-one scan's count; status OK or ABORT)."""
+    m, k = zz.shape
+    A = np.empty((k + 2, k + 4))
+    zs = np.empty(max(k, 1), np.int64)
+    for n in range(m):
+        for c in range(k):
+            zs[c] = zz[n, c]
+        d = _test(R, x, y, zs, k, bounds, legacy, A, ov_keys, ov_dec, n_ov, unsure)
+        if d == UNSURE:
+            return -1, n, ABORT
+        if d == INDEP:
+            return n, n + 1, OK
+    return -1, m, OK
+
+
+# --- ICD iterations -----------------------------------------------------------------
+@njit(cache=True)
+def marginal(R, nodes, bounds, legacy, ov_keys, ov_dec, n_ov, unsure, out_pairs):
+    """r = 0 over every pair (i < j) ascending: writes independent pairs into
+    ``out_pairs``; returns (number of independent pairs, tests, status)."""
+    A = np.empty((2, 4))
+    zs = np.empty(1, np.int64)
+    n = len(nodes)
+    cnt = 0
+    for a in range(n):
+        for b in range(a + 1, n):
+            d = _test(R, nodes[a], nodes[b], zs, 0, bounds, legacy, A, ov_keys, ov_dec, n_ov, unsure)
+            if d == UNSURE:
+                return 0, 0, ABORT
+            if d == INDEP:
+                out_pairs[cnt, 0] = nodes[a]
+                out_pairs[cnt, 1] = nodes[b]
+                cnt += 1
+    return cnt, n * (n - 1) // 2, OK
+
+
+@njit(cache=True)
+def iteration_r1(marks, nodes, R, bounds, legacy, ov_keys, ov_dec, n_ov, unsure, log):
+    """ICD's r = 1 (``icd._iteration_r1`` with ``_r1_slab``): pairs (i < j) ascending,
+    candidates adj(i) minus j, then adj(j) minus adj(i) and i, ascending; deletions at
+    once. ``log[t] = (i, j, z)`` per deletion in order. Returns (deletions, tests,
+    any candidate, status)."""
+    size = marks.shape[0]
+    A = np.empty((3, 5))
+    zs = np.empty(1, np.int64)
+    nb = np.zeros(size, np.bool_)
+    n_del = 0
+    tests = 0
+    anyc = False
+    for ii in range(len(nodes)):
+        i = nodes[ii]
+        for z in range(size):
+            nb[z] = marks[i, z] != NONE
+        for jj in range(ii + 1, len(nodes)):
+            j = nodes[jj]
+            if marks[i, j] == NONE:
+                continue
+            tested = 0
+            hit = -1
+            for z in range(size):
+                if nb[z] and z != j:
+                    tested += 1
+                    zs[0] = z
+                    d = _test(R, i, j, zs, 1, bounds, legacy, A, ov_keys, ov_dec, n_ov, unsure)
+                    if d == UNSURE:
+                        return n_del, tests, anyc, ABORT
+                    if d == INDEP:
+                        hit = z
+                        break
+            if hit < 0:
+                for z in range(size):
+                    if marks[j, z] != NONE and z != i and not nb[z]:
+                        tested += 1
+                        zs[0] = z
+                        d = _test(R, i, j, zs, 1, bounds, legacy, A, ov_keys, ov_dec, n_ov, unsure)
+                        if d == UNSURE:
+                            return n_del, tests, anyc, ABORT
+                        if d == INDEP:
+                            hit = z
+                            break
+            if tested == 0:
+                continue
+            anyc = True
+            tests += tested
+            if hit >= 0:
+                marks[i, j] = NONE
+                marks[j, i] = NONE
+                nb[j] = False
+                log[n_del, 0] = i
+                log[n_del, 1] = j
+                log[n_del, 2] = hit
+                n_del += 1
+    return n_del, tests, anyc, OK
+
+
+@njit(cache=True)
+def possible_ancestors(marks, nodes, anc):
+    """``anc[a, b]``: a possibly-directed path a -> ... -> b of length >= 1 (the closure
+    of ``orientation.possible_parent_matrix``), by a search from every node."""
+    size = marks.shape[0]
+    anc[:, :] = False
+    stack = np.empty(size, np.int64)
+    for a in nodes:
+        top = 0
+        for b in range(size):
+            if marks[a, b] != NONE and marks[a, b] != ARROW and marks[b, a] != TAIL:
+                if not anc[a, b]:
+                    anc[a, b] = True
+                    stack[top] = b
+                    top += 1
+        while top > 0:
+            top -= 1
+            u = stack[top]
+            for b in range(size):
+                if marks[u, b] != NONE and marks[u, b] != ARROW and marks[b, u] != TAIL and not anc[a, b]:
+                    anc[a, b] = True
+                    stack[top] = b
+                    top += 1
+
+
+@njit(cache=True)
+def _depth2_first(marks, root, allowed, first):
+    cnt = 0
+    for w in range(marks.shape[0]):
+        if marks[root, w] != NONE and allowed[w] and w != root:
+            first[cnt] = w
+            cnt += 1
+    return cnt
+
+
+@njit(cache=True)
+def _mixed_keys(marks, root, allowed, first, nf, out):
+    """Sorted keys u * size + v of the dist-3 pairs {a, w} of ``depth2_pairs``."""
+    size = marks.shape[0]
+    cnt = 0
+    for p in range(nf):
+        a = first[p]
+        if marks[a, root] != ARROW:
+            continue
+        for w in range(size):
+            if allowed[w] and marks[root, w] == NONE and w != root and marks[a, w] == ARROW:
+                u, v = (a, w) if a < w else (w, a)
+                out[cnt] = u * size + v
+                cnt += 1
+    out[:cnt] = np.sort(out[:cnt])
+    return cnt
+
+
+@njit(cache=True)
+def iteration_r2(marks, nodes, R, bounds, legacy, ov_keys, ov_dec, n_ov, unsure, log):
+    """ICD's r = 2 (``icd._Candidates`` with ``depth2_pairs`` and ``first_independent_rows``):
+    pairs (i < j) ascending; the candidates of a pair are the depth-2 legal pairs of i,
+    then of j, by dist sum (i's dist 2, j's dist 2, i's dist 3, j's dist 3), first
+    occurrences only, all members possible ancestors of i or j; tested in that order up
+    to the first independence. ``log[t] = (i, j, u, v)``. Returns (deletions, tests,
+    any candidate, status)."""
+    size = marks.shape[0]
+    A = np.empty((4, 6))
+    zs = np.empty(2, np.int64)
+    anc = np.zeros((size, size), np.bool_)
+    anc_ok = False
+    allowed = np.zeros(size, np.bool_)
+    stamp = np.zeros((size, size), np.int64)
+    first_i = np.empty(size, np.int64)
+    first_j = np.empty(size, np.int64)
+    keys = np.empty(size * size, np.int64)
+    n_del = 0
+    tests = 0
+    anyc = False
+    pair_no = 0
+    for ii in range(len(nodes)):
+        i = nodes[ii]
+        for jj in range(ii + 1, len(nodes)):
+            j = nodes[jj]
+            if marks[i, j] == NONE:
+                continue
+            if not anc_ok:
+                possible_ancestors(marks, nodes, anc)
+                anc_ok = True
+            n_allowed = 0
+            for w in range(size):
+                allowed[w] = (anc[w, i] or anc[w, j]) and w != i and w != j
+                if allowed[w]:
+                    n_allowed += 1
+            if n_allowed < 2:
+                continue
+            pair_no += 1
+            nfi = _depth2_first(marks, i, allowed, first_i)
+            nfj = _depth2_first(marks, j, allowed, first_j)
+            hit_u = -1
+            hit_v = -1
+            tested = 0
+            status = OK
+            for seg in range(4):
+                if seg == 0 or seg == 1:
+                    first = first_i if seg == 0 else first_j
+                    nf = nfi if seg == 0 else nfj
+                    nk = 0
+                    for p in range(nf):
+                        for q in range(p + 1, nf):
+                            keys[nk] = first[p] * size + first[q]
+                            nk += 1
+                else:
+                    root = i if seg == 2 else j
+                    first = first_i if seg == 2 else first_j
+                    nf = nfi if seg == 2 else nfj
+                    nk = _mixed_keys(marks, root, allowed, first, nf, keys)
+                for t in range(nk):
+                    u = keys[t] // size
+                    v = keys[t] % size
+                    if stamp[u, v] == pair_no:
+                        continue
+                    stamp[u, v] = pair_no
+                    tested += 1
+                    zs[0] = u
+                    zs[1] = v
+                    d = _test(R, i, j, zs, 2, bounds, legacy, A, ov_keys, ov_dec, n_ov, unsure)
+                    if d == UNSURE:
+                        status = ABORT
+                        break
+                    if d == INDEP:
+                        hit_u = u
+                        hit_v = v
+                        break
+                if status == ABORT or hit_u >= 0:
+                    break
+            if status == ABORT:
+                return n_del, tests, anyc, ABORT
+            if tested == 0:
+                continue
+            anyc = True
+            tests += tested
+            if hit_u >= 0:
+                pp = (marks[i, j] != ARROW and marks[j, i] != TAIL) or (marks[j, i] != ARROW and marks[i, j] != TAIL)
+                marks[i, j] = NONE
+                marks[j, i] = NONE
+                if pp:
+                    anc_ok = False
+                log[n_del, 0] = i
+                log[n_del, 1] = j
+                log[n_del, 2] = hit_u
+                log[n_del, 3] = hit_v
+                n_del += 1
+    return n_del, tests, anyc, OK
+
+
+# --- orientation ----------------------------------------------------------------------
+@njit(cache=True)
+def _in_sep(sep_len, sep_buf, x, y, z):
+    n = sep_len[x, y]
+    for c in range(n):
+        if sep_buf[x, y, c] == z:
+            return True
+    return False
+
+
+@njit(cache=True)
+def v_structures(marks, nodes, sep_len, sep_buf):
+    """R0 (``orientation.orient_v_structures``): x *-> z <-* y for non-adjacent
+    neighbours x != y of z with z not in sepset(x, y); writes only arrowheads at z."""
+    n = len(nodes)
+    size = marks.shape[0]
+    adj = marks != NONE
+    isnode = np.zeros(size, np.bool_)
+    for a in nodes:
+        isnode[a] = True
+    for z in nodes:
+        for x in nodes:
+            if not adj[z, x]:
+                continue
+            for y in nodes:
+                if y != x and adj[z, y] and not adj[x, y] and not _in_sep(sep_len, sep_buf, x, y, z):
+                    marks[z, x] = ARROW
+                    break
+    return n
+
+
+@njit(cache=True)
+def _rule_1(marks, nodes, adj, A, C):
+    changed = False
+    size = marks.shape[0]
+    for b in nodes:
+        na = 0
+        nc = 0
+        for w in range(size):
+            m = marks[b, w]
+            if m == ARROW:
+                A[na] = w
+                na += 1
+            elif m == CIRCLE:
+                C[nc] = w
+                nc += 1
+        if na == 0 or nc == 0:
+            continue
+        for t in range(nc):
+            c = C[t]
+            for s in range(na):
+                if not adj[A[s], c]:
+                    marks[b, c] = TAIL
+                    marks[c, b] = ARROW
+                    changed = True
+                    break
+    return changed
+
+
+@njit(cache=True)
+def _rule_2(marks, nodes, adj, A, C, flag):
+    changed = False
+    size = marks.shape[0]
+    for b in nodes:  # case (1): a *-> b --> c
+        na = 0
+        nc = 0
+        for w in range(size):
+            if marks[b, w] == ARROW:
+                A[na] = w
+                na += 1
+            if marks[b, w] == TAIL and marks[w, b] == ARROW:
+                C[nc] = w
+                nc += 1
+        if na == 0 or nc == 0:
+            continue
+        for t in range(nc):
+            for s in range(na):
+                if marks[C[t], A[s]] == CIRCLE:
+                    marks[C[t], A[s]] = ARROW
+                    changed = True
+    for c in nodes:  # case (2): a --> b *-> c
+        nb = 0
+        for w in range(size):
+            if marks[c, w] == ARROW:
+                A[nb] = w
+                nb += 1
+        if nb == 0:
+            continue
+        for a in range(size):
+            flag[a] = False
+            if marks[c, a] != CIRCLE:
+                continue
+            for s in range(nb):
+                b = A[s]
+                if marks[b, a] == ARROW and marks[a, b] == TAIL:
+                    flag[a] = True
+                    break
+        for a in range(size):
+            if flag[a]:
+                marks[c, a] = ARROW
+                changed = True
+    return changed
+
+
+@njit(cache=True)
+def _rule_3(marks, nodes, adj, A, C):
+    changed = False
+    size = marks.shape[0]
+    for b in nodes:
+        nd = 0
+        for w in range(size):
+            if marks[b, w] == CIRCLE:
+                C[nd] = w
+                nd += 1
+        for t in range(nd):
+            d = C[t]
+            na = 0
+            for w in range(size):
+                if marks[b, w] == ARROW and marks[d, w] == CIRCLE:
+                    A[na] = w
+                    na += 1
+            if na < 2:
+                continue
+            found = False
+            for p in range(na):
+                for q in range(p + 1, na):
+                    if not adj[A[p], A[q]]:
+                        found = True
+                        break
+                if found:
+                    break
+            if found:
+                marks[b, d] = ARROW
+                changed = True
+    return changed
+
+
+@njit(cache=True)
+def _disc_source(marks, adj, a0, b, c, masks, deeper, ndeep, pos, cur):
+    """``orientation.discriminating_path_source`` without recursion: frames keep their
+    own allowed mask, their 'deeper' list and how far it was walked. -1 for None."""
+    size = marks.shape[0]
+    for w in range(size):
+        has = False
+        for v in range(size):
+            if adj[w, v]:
+                has = True
+                break
+        masks[0, w] = has
+    masks[0, a0] = False
+    masks[0, b] = False
+    masks[0, c] = False
+    depth = 0
+    cur[0] = a0
+    # scan frame 0
+    while True:
+        # entering frame `depth` (scan not yet done when pos == -1)
+        if pos[depth] == -1:
+            a = cur[depth]
+            nd = 0
+            for d in range(size):
+                if marks[a, d] == ARROW and masks[depth, d]:
+                    if not adj[d, c]:
+                        return d
+                    if marks[c, d] == ARROW and marks[d, c] == TAIL and marks[d, a] == ARROW:
+                        deeper[depth, nd] = d
+                        nd += 1
+            ndeep[depth] = nd
+            pos[depth] = 0
+        if pos[depth] < ndeep[depth]:
+            d = deeper[depth, pos[depth]]
+            pos[depth] += 1
+            for w in range(size):
+                masks[depth + 1, w] = masks[depth, w]
+            masks[depth + 1, d] = False
+            depth += 1
+            cur[depth] = d
+            pos[depth] = -1
+        else:
+            if depth == 0:
+                return -1
+            depth -= 1
+
+
+@njit(cache=True)
+def _rule_4(marks, nodes, adj, sep_len, sep_buf, C, P, masks, deeper, ndeep, pos, cur):
+    changed = False
+    size = marks.shape[0]
+    for b in nodes:
+        nc = 0
+        for w in range(size):
+            if marks[b, w] == CIRCLE:
+                C[nc] = w
+                nc += 1
+        for t in range(nc):
+            c = C[t]
+            npar = 0
+            for w in range(size):
+                if marks[c, w] == ARROW and marks[w, c] == TAIL:
+                    P[npar] = w
+                    npar += 1
+            for s in range(npar):
+                a = P[s]
+                if marks[a, b] != ARROW:
+                    continue
+                pos[0] = -1
+                d = _disc_source(marks, adj, a, b, c, masks, deeper, ndeep, pos, cur)
+                if d < 0:
+                    continue
+                x, y = (d, c) if d < c else (c, d)
+                if _in_sep(sep_len, sep_buf, x, y, b):
+                    marks[c, b] = ARROW
+                    marks[b, c] = TAIL
+                else:
+                    marks[a, b] = ARROW
+                    marks[b, a] = ARROW
+                    marks[c, b] = ARROW
+                    marks[b, c] = ARROW
+                changed = True
+    return changed
+
+
+@njit(cache=True)
+def orient_r1_r4(marks, nodes, sep_len, sep_buf):
+    """``orientation.orient_fixpoint(marks, nodes, sepsets, (1, 2, 3, 4))``: passes of
+    R1, R2, R3, R4 until one changes no mark. Returns the passes, or -1 without a
+    fixpoint within MAX_PASSES."""
+    size = marks.shape[0]
+    adj = marks != NONE
+    A = np.empty(size, np.int64)
+    C = np.empty(size, np.int64)
+    P = np.empty(size, np.int64)
+    flag = np.zeros(size, np.bool_)
+    masks = np.zeros((size + 1, size), np.bool_)
+    deeper = np.empty((size + 1, size), np.int64)
+    ndeep = np.zeros(size + 1, np.int64)
+    pos = np.zeros(size + 1, np.int64)
+    cur = np.zeros(size + 1, np.int64)
+    before = marks.copy()
+    for n_pass in range(1, MAX_PASSES + 1):
+        before[:, :] = marks
+        _rule_1(marks, nodes, adj, A, C)
+        _rule_2(marks, nodes, adj, A, C, flag)
+        _rule_3(marks, nodes, adj, A, C)
+        _rule_4(marks, nodes, adj, sep_len, sep_buf, C, P, masks, deeper, ndeep, pos, cur)
+        same = True
+        for a in range(size):
+            for b in range(size):
+                if before[a, b] != marks[a, b]:
+                    same = False
+                    break
+            if not same:
+                break
+        if same:
+            return n_pass
+    return -1

@@ -1,0 +1,188 @@
+"""ICD driven through the compiled kernels of ``_kernels`` (the default for FisherZTest).
+
+The same schedule as ``icd.learn_icd`` (r = 0, R0 + R1-R4, r = 1, reset + R0-R10,
+r = 2, ...), with r = 0, r = 1, r = 2, the CI tests of every r, R0 and the R1-R4
+fixpoint compiled. R5-R10 (rare, exponential path searches with their own budget) and
+the PDS-tree candidates of r >= 3 stay in Python. A kernel that meets a test too close
+to the decision threshold to decide with certainty (see ``_kernels``) stops; the test is
+decided by the pure path's own p-value, remembered, and the kernel re-runs from the same
+marks, so every decision is the pure path's.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+
+import numpy as np
+
+from cleann.causal import _kernels as K
+from cleann.causal.citest import FisherZTest
+from cleann.causal.orientation import orient_fixpoint
+from cleann.causal.pag import PAG
+
+
+@lru_cache(maxsize=64)
+def _bounds(num_samples: int, alpha: float, legacy: bool, k_max: int) -> np.ndarray:
+    return K.decision_bounds(num_samples, alpha, legacy, k_max)
+
+
+class _State:
+    """Marks, sepsets (dict and the arrays the orientation kernels read), overrides."""
+
+    def __init__(self, pag: PAG, nodes: np.ndarray, ci: FisherZTest):
+        self.pag = pag
+        self.marks = pag.marks
+        self.nodes = nodes.astype(np.int64)
+        self.ci = ci
+        self.R = np.ascontiguousarray(ci.corr, dtype=np.float64)
+        self.legacy = bool(ci.legacy)
+        size = pag.size
+        self.sepsets: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.sep_len = np.zeros((size, size), np.int64)
+        self.sep_buf = np.zeros((size, size, 2), np.int64)
+        self.ov_keys = np.zeros((8, 3 + K.MAX_K), np.int64)
+        self.ov_dec = np.zeros(8, np.int64)
+        self.n_ov = 0
+        self.unsure = np.zeros(3 + K.MAX_K, np.int64)
+        self.bounds = _bounds(ci.num_samples, ci.alpha, self.legacy, 2)
+        self.overrides = 0
+
+    def need_k(self, k: int) -> None:
+        if k >= len(self.bounds):
+            self.bounds = _bounds(self.ci.num_samples, self.ci.alpha, self.legacy, max(k, 2 * len(self.bounds)))
+        if k > self.sep_buf.shape[2]:
+            grown = np.zeros(self.sep_buf.shape[:2] + (max(k, 2 * self.sep_buf.shape[2]),), np.int64)
+            grown[:, :, : self.sep_buf.shape[2]] = self.sep_buf
+            self.sep_buf = grown
+
+    def add_sepset(self, i: int, j: int, sep: tuple[int, ...]) -> None:
+        self.sepsets[(i, j)] = sep
+        k = len(sep)
+        if k:
+            self.need_k(k)
+            self.sep_buf[i, j, :k] = sep
+            self.sep_buf[j, i, :k] = sep
+        self.sep_len[i, j] = self.sep_len[j, i] = k
+
+    def resolve(self) -> None:
+        """Decide the kernel's unsure test with the pure path's p-value; remember it."""
+        x, y, k = (int(v) for v in self.unsure[:3])
+        zs = self.unsure[3:3 + k].astype(np.intp).reshape(1, k)
+        p = self.ci.batch_pvalues(np.array([x]), np.array([y]), zs)
+        if self.n_ov == len(self.ov_dec):
+            self.ov_keys = np.concatenate([self.ov_keys, np.zeros_like(self.ov_keys)])
+            self.ov_dec = np.concatenate([self.ov_dec, np.zeros_like(self.ov_dec)])
+        self.ov_keys[self.n_ov] = self.unsure
+        self.ov_dec[self.n_ov] = K.INDEP if p[0] > self.ci.alpha else K.DEP
+        self.n_ov += 1
+        self.overrides += 1
+
+    def run(self, kernel, *args):
+        """Run a kernel that edits marks and may abort on an unsure test; retry from the
+        same marks after resolving it."""
+        while True:
+            saved = self.marks.copy()
+            out = kernel(*args, self.ov_keys, self.ov_dec, self.n_ov, self.unsure)
+            if out[-1] == K.OK:
+                return out
+            self.marks[:, :] = saved
+            self.resolve()
+
+    def count(self, k: int, n: int) -> None:
+        self.ci.count_tests(k, n)
+        self.ci.n_computed += n
+
+    # --- orientation -----------------------------------------------------------------
+    def orient(self, batches: list[tuple[int, ...]], reset: bool, r0: bool = True) -> None:
+        if reset:
+            self.pag.reset_marks()
+        if r0:
+            K.v_structures(self.marks, self.nodes, self.sep_len, self.sep_buf)
+        for rules in batches:
+            if tuple(rules) == (1, 2, 3, 4):
+                if K.orient_r1_r4(self.marks, self.nodes, self.sep_len, self.sep_buf) < 0:
+                    raise RuntimeError(f"orientation rules {list(rules)} did not reach a fixpoint in {K.MAX_PASSES} passes")
+            else:
+                orient_fixpoint(self.marks, self.nodes, self.sepsets, rules)
+
+
+def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: int | None):
+    """``icd.learn_icd`` for a fresh FisherZTest through the kernels (same result)."""
+    from cleann.causal.icd import ICDResult, _Candidates, _Tester
+
+    pag = PAG(nodes_arr.tolist())
+    tester = _Tester(ci)  # snapshot of the test's counters for totals()
+    st = _State(pag, nodes_arr, ci)
+    nodes = st.nodes
+
+    if len(nodes) >= 2:
+        out_pairs = np.empty((len(nodes) * (len(nodes) - 1) // 2, 2), np.int64)
+        cnt, tests, _ = st.run(lambda *a: K.marginal(st.R, nodes, st.bounds, st.legacy, *a, out_pairs))
+        st.count(0, tests)
+        for i, j in out_pairs[:cnt].tolist():
+            pag.remove_edge(i, j)
+            st.add_sepset(i, j, ())
+    st.orient([(1, 2, 3, 4)], reset=False)
+    iterations = 1
+
+    done = max_cond_size == 0
+    r = 1
+    while not done:
+        any_candidate = False
+        st.need_k(r)
+        if r == 1:
+            log = np.empty((max(1, len(nodes) * len(nodes)), 3), np.int64)
+            n_del, tests, any_candidate, _ = st.run(
+                lambda *a: K.iteration_r1(st.marks, nodes, st.R, st.bounds, st.legacy, *a, log))
+            st.count(1, tests)
+            for i, j, z in log[:n_del].tolist():
+                st.add_sepset(i, j, (z,))
+            st.orient([(1, 2, 3, 4), (5, 6, 7), (8, 9, 10)], reset=True)
+            iterations += 1
+            done = not any_candidate
+        else:
+            if r == 2:
+                log = np.empty((max(1, len(nodes) * len(nodes)), 4), np.int64)
+                n_del, tests, any_candidate, _ = st.run(
+                    lambda *a: K.iteration_r2(st.marks, nodes, st.R, st.bounds, st.legacy, *a, log))
+                st.count(2, tests)
+                for i, j, u, v in log[:n_del].tolist():
+                    st.add_sepset(i, j, (u, v))
+            else:
+                any_candidate = _iteration_tree(st, r, _Candidates)
+            iterations += 1
+            if any_candidate:
+                st.orient([(1, 2, 3, 4)], reset=True)
+            else:
+                done = True
+                st.orient([(5, 6, 7), (8, 9, 10)], reset=False, r0=False)
+                break
+        if not done and max_cond_size is not None and r >= max_cond_size:
+            st.orient([(5, 6, 7), (8, 9, 10)], reset=False, r0=False)
+            done = True
+        r += 1
+
+    n_tests, by_size = tester.totals()
+    return ICDResult(pag=pag, sepsets=st.sepsets, ci_tests=n_tests, iterations=iterations, ci_tests_by_size=by_size)
+
+
+def _iteration_tree(st: _State, r: int, candidates_cls) -> bool:
+    """r >= 3: PDS-tree candidates in Python (``icd._Candidates``), tests compiled."""
+    marks = st.marks
+    cands = candidates_cls(st.pag, r)
+    any_candidate = False
+    for i, j in combinations(st.nodes.tolist(), 2):
+        if not marks[i, j]:
+            continue
+        sets = cands.for_pair(i, j)
+        if len(sets) == 0:
+            continue
+        any_candidate = True
+        zz = np.ascontiguousarray(sets, dtype=np.int64)
+        hit, tests, _ = st.run(lambda *a: K.first_rows(st.R, i, j, zz, st.bounds, st.legacy, *a))
+        st.count(r, tests)
+        if hit >= 0:
+            st.pag.remove_edge(i, j)
+            st.add_sepset(i, j, tuple(int(z) for z in sets[hit]))
+            cands.deleted(i, j)
+    return any_candidate
