@@ -23,9 +23,25 @@ def resolve_model(path: str | None, default: Path, train_cmd: str) -> Path | str
     return default
 
 
+def long_text_of(path: Path | str) -> dict | None:
+    """How the model card says long texts are classified (None: truncate)."""
+    card = Path(str(path)).expanduser() / "model_card.json"
+    try:
+        return json.loads(card.read_text()).get("long_text") if card.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
 def eval_sentiment(model_path: str | None = None, corpora: list[str] | None = None,
-                   max_length: int = 512, batch_size: int = 16) -> dict:
-    """Accuracy per offline corpus on its test split (and over all test rows)."""
+                   max_length: int = 512, batch_size: int = 16,
+                   long_text: dict | str | None = "auto") -> dict:
+    """Accuracy per offline corpus on its test split (and over all test rows).
+
+    ``long_text="auto"`` follows the model card (the default model classifies full
+    reviews by the mean logits of chunks covering them); ``None`` truncates every text
+    to ``max_length`` tokens; a dict such as ``{"mode": "chunks", "chunk_length": 128}``
+    forces chunks.
+    """
     import pandas as pd
 
     from cleann.models.finetune import CORPORA
@@ -35,13 +51,17 @@ def eval_sentiment(model_path: str | None = None, corpora: list[str] | None = No
 
     path = resolve_model(model_path, default_sentiment_dir(), "cleann train sentiment")
     model, tok = load_classifier(path)
+    if long_text == "auto":
+        long_text = long_text_of(path)
     frames = [load_offline(c) for c in (corpora or CORPORA)]
     test = pd.concat([f[f["split"] == "test"] for f in frames], ignore_index=True)
     started = time.perf_counter()
-    acc = accuracy_by_corpus(model, tok, test, max_length=max_length, batch_size=batch_size)
+    acc = accuracy_by_corpus(model, tok, test, max_length=max_length, batch_size=batch_size,
+                             long_text=long_text or None, desc="held-out accuracy")
     total = sum(v["n"] for v in acc.values())
     overall = sum(v["accuracy"] * v["n"] for v in acc.values()) / max(total, 1)
     return {"model": str(path), "split": "test", "max_length": max_length,
+            "long_text": long_text or {"mode": "truncate", "max_length": max_length},
             "accuracy": round(overall, 4), "n": total,
             "per_corpus": {k: {"accuracy": round(v["accuracy"], 4), "n": v["n"]}
                            for k, v in acc.items()},

@@ -119,3 +119,11 @@ def test_chunked_prediction_averages_over_the_whole_text(base):
     assert chunked.shape == truncated.shape == (3,)
     # short texts are one chunk: the same answer either way
     assert chunked[1] == truncated[1] and chunked[2] == truncated[2]
+
+
+def test_model_eval_follows_the_card_for_long_texts(tmp_path):
+    from cleann.models.evaluation import long_text_of
+
+    assert long_text_of(tmp_path) is None  # no card (e.g. a hub checkpoint): truncate
+    (tmp_path / "model_card.json").write_text(json.dumps({"long_text": F.long_text_policy(F.FinetuneConfig())}))
+    assert long_text_of(tmp_path) == {"mode": "chunks", "chunk_length": 128}
