@@ -9,8 +9,10 @@ UI. The temporary server Prefect starts on demand cannot run schedules, so this 
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 
 from cleann.errors import BadInputError
+from cleann.pipeline.params import ExecParams, ExplainParams
 
 SERVER_HINT = ("start a server with `prefect server start --host 127.0.0.1` and "
                "`export PREFECT_API_URL=http://127.0.0.1:4200/api`")
@@ -28,7 +30,7 @@ def check_api_url() -> str:
     return url
 
 
-def serve_explain(name: str, cron: str, parameters: dict, timezone: str = "UTC") -> None:
+def serve_explain(name: str, cron: str, params: ExplainParams, execution: ExecParams, timezone: str = "UTC") -> None:
     """Serve `explain_corpus` as deployment ``name`` on ``cron``; blocks until interrupted."""
     from prefect.schedules import Cron
 
@@ -36,5 +38,5 @@ def serve_explain(name: str, cron: str, parameters: dict, timezone: str = "UTC")
 
     check_api_url()
     explain_corpus.serve(name=name, schedules=[Cron(cron, timezone=timezone)],
-                         parameters={k: v for k, v in parameters.items() if v is not None},
+                         parameters={"params": asdict(params), "execution": asdict(execution)},
                          description="CLEANN explanations of a corpus slice into DuckDB (resumable).")

@@ -1,92 +1,60 @@
-"""Flow `explain_corpus`: plan pending samples, explain batches through a task runner, load.
+"""Flow `explain_corpus`: prepare -> plan -> work per batch + load -> finish, every step a task.
 
-Why two flows: the task runner (threads, processes, dask) is a run-time parameter, and a
-Prefect flow's runner is fixed when it is called, so the outer flow plans and then calls
-the inner `explain_batches` with the chosen runner. The flow process is the single
-loader: as each batch's task finishes it loads that batch into DuckDB (one short
-transaction), so workers never open the database and analysts can query between batches.
+Why this shape: it is the staged job of `cleann.pipeline.job` (the same steps the local
+driver runs), so every step is retried on transient errors and visible in the Prefect UI,
+and the database is held for writing only inside the short plan, load and finish tasks.
+Parameters are the two typed dataclasses of `cleann.pipeline.params` (declared once; the
+CLI options are generated from them). A run whose flow fails or crashes is marked
+``failed`` with its reason by the state hooks.
 """
 from __future__ import annotations
 
-import sys
 import time
 
 from prefect import flow, get_run_logger
-from prefect.futures import as_completed
 from prefect.runtime import flow_run
-from tqdm import tqdm
 
-from cleann.pipeline.driver import RunPlan, finish, params_from_kwargs, plan_run
-from cleann.pipeline.loader import load_ready
+from cleann.flows.job import run_batches
+from cleann.pipeline.params import ExecParams, ExplainParams, from_mapping
 from cleann.pipeline.report import summary_lines
-from cleann.pipeline.runners import make_task_runner
-from cleann.pipeline.staging import Staging
-from cleann.tasks.explain import explain_batch
+from cleann.tasks.job import finish_job, plan_explain, prepare_explain
 
 
-@flow(name="explain_batches", log_prints=False)
-def explain_batches(
-    db_path: str, staging_root: str, run_id: str, batch_ids: list[str], params_json: str, model_path: str,
-    store_attention: bool = False,
-) -> int:
-    """Submit every batch, load each as it completes; returns the number of batches that failed."""
-    logger = get_run_logger()
-    staging = Staging(staging_root, run_id)
-    futures = [explain_batch.submit(staging_root, run_id, b, params_json, model_path, store_attention)
-               for b in batch_ids]
-    failed = 0
-    bar = tqdm(total=len(futures), desc=f"explain {run_id}", unit="batch", disable=not sys.stderr.isatty())
-    for fut in as_completed(futures):
-        bar.update(1)
-        try:
-            fut.result()
-        except Exception as exc:  # noqa: BLE001 - the run goes on; a re-run resumes the batch
-            failed += 1
-            logger.warning("batch failed after retries, left for the next run: %s", exc)
-        load_ready(db_path, staging)
-    bar.close()
-    return failed
+def mark_failed(flow, run, state) -> None:
+    """State hook (failure, crash): mark the run ``failed`` with the state's message."""
+    from cleann.pipeline.driver import known_run_id
+    from cleann.pipeline.registry import mark_run_failed
+
+    try:
+        params = run.parameters.get("params") or {}
+        execution = run.parameters.get("execution") or {}
+        params = params if isinstance(params, ExplainParams) else from_mapping(ExplainParams, params)
+        execution = execution if isinstance(execution, ExecParams) else from_mapping(ExecParams, execution)
+        run_id = known_run_id(params, execution)
+        if run_id:
+            mark_run_failed(execution.db, run_id, state.message or state.name)
+    except Exception as exc:  # noqa: BLE001 - a hook must not hide the flow's own error
+        get_run_logger().warning("could not mark the run failed: %s", exc)
 
 
-@flow(name="explain_corpus", log_prints=False)
-def explain_corpus(
-    corpus_kind: str = "imdb",
-    corpus_name: str | None = None,
-    split: str = "test",
-    limit: int | None = None,
-    batch_size: int = 8,
-    heads: str = "all",
-    nodes: str = "all",
-    learner: str = "icd",
-    alpha: float = 0.01,
-    num_samples: int | None = None,
-    removal: str = "pad",
-    max_set_size: int | None = None,
-    max_range: int | None = None,
-    max_cond_size: int | None = None,
-    max_length: int = 128,
-    legacy_negative_pcorr: bool = False,
-    search: str = "head",
-    model: str | None = None,
-    db: str | None = None,
-    staging_dir: str | None = None,
-    runner: str = "threads",
-    dask_address: str | None = None,
-    workers: int | None = None,
-    retry_failed: bool = False,
-    store_attention: bool = False,
-) -> dict:
+@flow(name="explain_corpus", log_prints=False, on_failure=[mark_failed], on_crashed=[mark_failed])
+def explain_corpus(params: ExplainParams = ExplainParams(), execution: ExecParams = ExecParams()) -> dict:
     """Explain every pending sample of a corpus slice; returns the run summary as a dict."""
+    logger = get_run_logger()
     started = time.perf_counter()
-    kwargs = dict(locals())
-    params, exec_params, model_path = params_from_kwargs(kwargs)
-    plan: RunPlan = plan_run(params, exec_params, model_path, db, retry_failed=retry_failed,
-                             flow_run_id=str(flow_run.get_id() or "") or None)
-    failed_batches = 0
-    if plan.batch_ids:
-        inner = explain_batches.with_options(task_runner=make_task_runner(runner, dask_address, workers))
-        failed_batches = inner(plan.db_path, plan.staging_root, plan.run_id, plan.batch_ids,
-                               plan.params_json, plan.model_path, exec_params.store_attention)
-    summary = finish(plan, started, failed_batches)
-    get_run_logger().info("%s", " | ".join(summary_lines(summary.as_dict())))
-    return summary.as_dict()
+    model = prepare_explain(params, execution)
+    plan = plan_explain(params, execution, model, str(flow_run.get_id() or "") or None)
+    logger.info("run %s: %d samples pending in %d batches (%d recovered from a killed run)",
+                plan.run_id, plan.n_pending, len(plan.batch_ids), plan.recovered)
+    failed = run_batches(plan, execution)
+    summary = finish_job(plan, failed, started)
+    logger.info("%s", " | ".join(summary_lines(summary)))
+    try:  # issue 15: found share, sizes and top causal words in the Prefect UI (Artifacts)
+        from prefect.artifacts import create_markdown_artifact
+
+        from cleann.report.artifact import artifact_key, run_summary_markdown_for_db
+        create_markdown_artifact(run_summary_markdown_for_db(plan.db_path, plan.run_id),
+                                 key=artifact_key(plan.run_id), description=f"cleann run {plan.run_id}")
+    except Exception as exc:  # noqa: BLE001 - a summary must never fail the run
+        logger.warning("run summary artifact not published: %s", exc)
+    return summary

@@ -80,10 +80,10 @@ CREATE TABLE IF NOT EXISTS samples (
     prob           DOUBLE,
     n_tokens       INTEGER,
     truncated      BOOLEAN,
-    status         VARCHAR NOT NULL,    -- ok | failed | skipped
+    status         VARCHAR NOT NULL,    -- ok | failed (error says why)
     error          VARCHAR,
     seconds        DOUBLE,              -- wall time for the whole sample
-    stage_seconds  JSON,                -- {"infer": .., "graph": .., "explain": ..}
+    stage_seconds  JSON,                -- {"infer": .., "graph": .., "search": .., "tester": ..} (failed: infer only)
     PRIMARY KEY (run_id, sample_id)
 );
 

@@ -86,8 +86,6 @@ class PAG:
             for i, j in zip(ii, jj)
         ]
 
-    to_rows = edges
-
     @classmethod
     def from_rows(cls, nodes: Iterable[int], rows: Sequence[Sequence], size: int | None = None) -> PAG:
         """Rebuild a PAG from ``(i, j, mark_at_i, mark_at_j)`` rows."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from cleann.pipeline.cli_args import add_explain_options, flow_kwargs, run_explain
+from cleann.pipeline.cli_args import add_explain_options, add_format_option, params_from_args
 
 
 def register(subparsers) -> None:
@@ -11,13 +11,15 @@ def register(subparsers) -> None:
                               description="Explain every pending sample of a corpus slice; re-running the same "
                                           "parameters resumes the same run.")
     add_explain_options(p)
+    add_format_option(p)
     p.add_argument("--no-prefect", action="store_true", help="run the same steps in this process without Prefect")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cleann.pipeline.report import print_summary
+    from cleann.cli._jobs import format_summary, run_explain
 
-    summary = run_explain(flow_kwargs(args), use_prefect=not args.no_prefect)
-    print_summary(summary, args.db)
+    params, execution = params_from_args(args)
+    summary = run_explain(params, execution, use_prefect=not args.no_prefect)
+    print(format_summary(summary, args.format))
     return 0

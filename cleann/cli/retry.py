@@ -3,23 +3,28 @@ from __future__ import annotations
 
 import argparse
 
+from cleann.pipeline.cli_args import add_format_option, add_options
+from cleann.pipeline.params import ExecParams
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("retry", help="re-run the failed samples of an explanation run")
     p.add_argument("run_id")
-    p.add_argument("--db", help="DuckDB file (default $CLEANN_DB or ./cleann.duckdb)")
-    p.add_argument("--runner", choices=["threads", "processes", "dask"], default="threads")
-    p.add_argument("--batch-size", type=int, default=8)
+    add_options(p, ExecParams, skip=("limit", "model", "store_attention"))
+    add_format_option(p)
     p.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cleann.pipeline.cli_args import run_explain
-    from cleann.pipeline.report import print_summary
+    from cleann.cli._jobs import format_summary, run_explain_kwargs
+    from cleann.pipeline.params import from_mapping
     from cleann.pipeline.retry import retry_kwargs
 
-    kwargs = retry_kwargs(args.run_id, args.db, runner=args.runner, batch_size=args.batch_size)
-    summary = run_explain(kwargs, use_prefect=not args.no_prefect)
-    print_summary(summary, args.db)
+    options = {k: v for k, v in vars(args).items() if k not in ("run_id", "handler", "command", "format",
+                                                                  "no_prefect")}
+    from_mapping(ExecParams, options)  # a mistake in the options is reported before the run is looked up
+    kwargs = retry_kwargs(args.run_id, options.pop("db", None), **options)
+    summary = run_explain_kwargs(kwargs, use_prefect=not args.no_prefect)
+    print(format_summary(summary, args.format))
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from cleann.pipeline.cli_args import add_explain_options, flow_kwargs
+from cleann.pipeline.cli_args import add_explain_options, params_from_args
 
 
 def register(subparsers) -> None:
@@ -20,11 +20,20 @@ def register(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from cleann.errors import BadInputError
+
+    params, execution = params_from_args(args)
+    try:
+        from prefect.schedules import Cron
+
+        Cron(args.cron, timezone=args.timezone)
+    except Exception as exc:  # noqa: BLE001 - croniter / zoneinfo raise several kinds
+        raise BadInputError(f"--cron {args.cron!r} / --timezone {args.timezone!r}: {exc}") from None
     from cleann.flows.deploy import check_api_url, serve_explain
 
     url = check_api_url()
-    name = args.name or f"explain-{args.kind}"
+    name = args.name or f"explain-{params.corpus_kind}"
     print(f"serving explain_corpus/{name} on cron {args.cron!r} ({args.timezone}) against {url}; Ctrl-C stops",
           flush=True)
-    serve_explain(name, args.cron, flow_kwargs(args), args.timezone)
+    serve_explain(name, args.cron, params, execution, args.timezone)
     return 0

@@ -1,7 +1,8 @@
-"""Evaluation without Prefect: plan, process + load batch by batch, aggregate.
+"""The evaluate job's steps (plan, work on one batch, finish) and a local driver.
 
-Why: the flow calls the same steps through a task runner; tests and `--no-prefect` call
-them directly. Run-level aggregates go to `metrics` with ``sample_id = ''``.
+Why: evaluation is the staged job of :mod:`cleann.pipeline.job` with its own steps and
+table policy; the flow ``evaluate_corpus`` calls each step as a task, tests and
+`--no-prefect` call them here. Run-level aggregates go to `metrics` with ``sample_id = ''``.
 """
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from cleann.metrics.load import load_ready_eval
-from cleann.metrics.plan import EvalPlan, plan_evaluation
+from cleann.metrics.load import EVAL_TABLES
 from cleann.metrics.settings import EvalSettings
 from cleann.metrics.summary import summarize
 from cleann.pipeline.dbopen import open_db
-from cleann.pipeline.params import ExplainParams
+from cleann.pipeline.job import JobPlan, StagedJob, TablePolicy, load_staged, run_local
+
+# An evaluation batch replaces only the rows of the explainers it evaluated, never CLEANN's
+# explanations (those belong to the explain run).
+EVALUATE_TABLES = TablePolicy(EVAL_TABLES, by_explainer=True, keep=(("explanations", "explainer = 'cleann'"),))
 
 
 def paired_table(db_path: str | Path, run_id: str) -> pd.DataFrame:
@@ -28,11 +32,30 @@ def paired_table(db_path: str | Path, run_id: str) -> pd.DataFrame:
     return paired_sizes(per_sample) if len(per_sample) else pd.DataFrame()
 
 
-def finish_evaluation(plan: EvalPlan) -> pd.DataFrame:
+def plan(db_path: str | Path, run_id: str, settings: EvalSettings, limit: int | None = None,
+         batch_size: int = 8, staging_dir: str | None = None, command: str | None = None) -> JobPlan:
+    """Stage the samples to evaluate and record the evaluation (see `plan_evaluation`)."""
+    from cleann.metrics.plan import plan_evaluation
+
+    p = plan_evaluation(db_path, run_id, settings, limit, batch_size, staging_dir, command)
+    return JobPlan("evaluate", p.run_id, p.db_path, p.staging_root, p.model_path, p.params_json,
+                   tuple(p.batch_ids), p.n_samples, settings_json=p.settings_json)
+
+
+def work(plan: JobPlan, batch_id: str) -> str:
+    """Evaluate one staged batch into staged files; returns the manifest path."""
+    from cleann.metrics.stage import evaluate_batch
+
+    return evaluate_batch(plan.staging, batch_id, plan.params, plan.model_path,
+                          EvalSettings.from_json(plan.settings_json),
+                          device=str(plan.options.get("device", "cpu")))
+
+
+def finish_evaluation(plan: JobPlan) -> pd.DataFrame:
     """Load leftovers, store per-explainer aggregates, close the evaluation; returns them."""
     from cleann.store.db import insert_frame, transaction
 
-    load_ready_eval(plan.db_path, plan.staging)
+    load_staged(plan.db_path, plan.staging, EVALUATE_TABLES)
     with open_db(plan.db_path) as con:
         per_sample = con.execute(
             "SELECT sample_id, explainer, metric, value FROM metrics WHERE run_id = ? AND sample_id <> ''",
@@ -50,15 +73,18 @@ def finish_evaluation(plan: EvalPlan) -> pd.DataFrame:
     return table
 
 
+def finish(plan: JobPlan, failed_batches: int = 0, started: float | None = None) -> dict:
+    """The evaluate job's last step: aggregates stored; run id, failed batches and summary rows."""
+    table = finish_evaluation(plan)
+    return {"run_id": plan.run_id, "failed_batches": failed_batches, "summary": table.to_dict(orient="records")}
+
+
+EVALUATE_JOB = StagedJob("evaluate", EVALUATE_TABLES, work, finish)
+
+
 def run_evaluation_local(db_path: str | Path, run_id: str, settings: EvalSettings, limit: int | None = None,
                          batch_size: int = 8, staging_dir: str | None = None,
                          command: str | None = None) -> pd.DataFrame:
     """Evaluate an existing CLEANN run in this process; returns the per-explainer table."""
-    from cleann.metrics.stage import evaluate_batch
-
-    plan = plan_evaluation(db_path, run_id, settings, limit, batch_size, staging_dir, command)
-    params = ExplainParams.from_json(plan.params_json)
-    for batch_id in plan.batch_ids:
-        evaluate_batch(plan.staging, batch_id, params, plan.model_path, settings)
-        load_ready_eval(plan.db_path, plan.staging)
-    return finish_evaluation(plan)
+    result = run_local(plan(db_path, run_id, settings, limit, batch_size, staging_dir, command))
+    return pd.DataFrame(result["summary"])

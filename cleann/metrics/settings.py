@@ -10,9 +10,10 @@ import json
 import os
 import platform
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from cleann.errors import BadInputError
+from cleann.pipeline.params import Option, check_fields, option
 
 # "cleann" is read from the explain run until its explainer class is registered.
 DEFAULT_EXPLAINERS = ("cleann", "attention", "rollout", "gxi", "ig", "shap", "oracle")
@@ -20,17 +21,19 @@ DEFAULT_EXPLAINERS = ("cleann", "attention", "rollout", "gxi", "ig", "shap", "or
 
 @dataclass(frozen=True)
 class EvalSettings:
-    explainers: tuple[str, ...]
-    n_steps: int = 50          # integrated-gradients steps
-    ig_batch_size: int = 25    # IG steps per forward/backward batch
-    shap_max_evals: int = 500  # SHAP Partition model evaluations per sample
-    max_k: int | None = None   # tokens-to-flip budget (None: all candidates)
-    chunk: int = 32            # prefixes per removal batch while searching for a flip
-    max_rows: int = 5000       # oracle: model rows per sample before it gives up (status 'budget')
+    # Declared once with option(): `cleann evaluate` generates its flags from these fields.
+    explainers: tuple[str, ...] = field(metadata={"option": Option("explainers to run", cli=False)})
+    n_steps: int = option(50, "integrated-gradients steps", ge=1)
+    ig_batch_size: int = option(25, "IG steps per forward/backward batch", ge=1)
+    shap_max_evals: int = option(500, "SHAP Partition model evaluations per sample", ge=2)
+    max_k: int | None = option(None, "tokens-to-flip budget (None: all candidates); `cleann evaluate` sets "
+                                     "it to --max-set-size, CLEANN's budget", ge=0, cli=False)
+    chunk: int = option(32, "prefixes per removal batch while searching for a flip", ge=1)
+    max_rows: int = option(5000, "oracle: model rows per sample before it gives up (status 'budget')", ge=1,
+                           flag="--oracle-max-rows")
 
     def __post_init__(self) -> None:
-        if min(self.n_steps, self.ig_batch_size, self.chunk, self.max_rows) < 1 or self.shap_max_evals < 2:
-            raise BadInputError("n_steps, ig_batch_size, chunk and max_rows must be >= 1, shap_max_evals >= 2")
+        check_fields(self)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

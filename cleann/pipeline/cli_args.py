@@ -1,69 +1,59 @@
-"""Argument definitions shared by `cleann explain`, `cleann serve` and `cleann demo`.
+"""CLI options generated from the parameter dataclasses, for `explain`, `serve`, `evaluate`.
 
-Why one place: the flow's parameters are the same wherever a run is started from, so the
-options (and their defaults) are declared once and turned into flow keyword arguments once.
+Why generated: each parameter is declared once, as a field of `ExplainParams` or
+`ExecParams` (cleann/pipeline/params.py) with its flag, help, choices and bounds; the
+options here are a view of those fields. Options default to "not given" so the
+dataclasses' own defaults apply, and values are checked by the dataclasses (one
+BadInputError line, exit 2) before any orchestration starts. No Prefect import here:
+running a flow is the CLI handlers' business (cleann/cli/).
 """
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
+from typing import Any
 
-from cleann.pipeline.params import LEARNERS, REMOVALS, RUNNERS, SEARCHES
+from cleann.pipeline.params import ExecParams, ExplainParams, field_types, flag_of, option_of, params_from_kwargs
+
+FORMATS = ("table", "csv", "json")
+
+
+def add_options(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = (),
+                title: str | None = None) -> None:
+    """One argparse option per field of dataclass ``cls`` (positional where its Option says so)."""
+    target = parser.add_argument_group(title) if title else parser
+    types = field_types(cls)
+    for f in fields(cls):
+        opt = option_of(f)
+        if not opt.cli or f.name in skip:
+            continue
+        base, _ = types[f.name]
+        choices = None if callable(opt.choices) else opt.choices
+        text = opt.help + ("" if f.default in (None, False) or opt.positional else f" (default {f.default})")
+        kw: dict[str, Any] = {"help": text}
+        if base is bool:
+            kw["action"] = "store_true"
+        else:
+            kw["type"] = base if base in (int, float) else str
+            if choices:
+                kw["metavar"] = "{" + ",".join(choices) + "}"
+        if opt.positional:
+            target.add_argument(f.name, **kw)
+        else:
+            target.add_argument(flag_of(f), dest=f.name, default=argparse.SUPPRESS, **kw)
 
 
 def add_explain_options(p: argparse.ArgumentParser, with_kind: bool = True) -> None:
-    if with_kind:
-        p.add_argument("kind", choices=["imdb", "movielens"], help="text corpus (imdb-style) or MovieLens")
-    p.add_argument("--corpus-name", help="corpus name in the database (default rt_snippets / ml-100k; offline corpora are ingested on first use)")
-    p.add_argument("--split", default="test", help="split to explain (text: train|test|all; MovieLens: test = hold out each user's last item, all)")
-    p.add_argument("--limit", type=int, help="explain the first N samples of the split (by id)")
-    p.add_argument("--batch-size", type=int, default=8, help="samples per task (default 8)")
-    p.add_argument("--heads", default="all", help="all | mean | comma list such as 0,3 (default all)")
-    p.add_argument("--nodes", default="all", help="all | words | topk:K (default all)")
-    p.add_argument("--learner", choices=LEARNERS, default="icd")
-    p.add_argument("--alpha", type=float, default=0.01)
-    p.add_argument("--num-samples", type=int, help="N of the Fisher-z test (default: model hidden size)")
-    p.add_argument("--removal", choices=REMOVALS, default="pad", help="how the tester removes tokens")
-    p.add_argument("--max-set-size", type=int, help="largest explanation size searched")
-    p.add_argument("--search", choices=SEARCHES, default="head",
-                   help="head: search every head to its own minimal size (the reference); sample: all heads "
-                        "size by size together, stop at the first size where any head explains (same per-sample "
-                        "best sets, fewer forward passes)")
-    p.add_argument("--max-range", type=int, help="PDS-tree radius")
-    p.add_argument("--max-cond-size", type=int, help="ICD conditioning-set cap")
-    p.add_argument("--max-length", type=int, default=128, help="token limit per text (default 128)")
-    p.add_argument("--model", help="checkpoint folder (default: the embedded default model, trained once)")
-    p.add_argument("--db", help="DuckDB file (default $CLEANN_DB or ./cleann.duckdb)")
-    p.add_argument("--staging-dir", help="staging folder or fsspec URL (default <db>.staging)")
-    p.add_argument("--runner", choices=[r for r in RUNNERS if r != "sequential"], default="threads")
-    p.add_argument("--dask-address", help="Dask scheduler address (default: a LocalCluster)")
-    p.add_argument("--workers", type=int, help="parallel workers (default: CPU cores)")
-    p.add_argument("--store-attention", action="store_true",
-                   help="also keep each sample's attention as <staging>/<run_id>/attention/<sample_id>.npz")
+    """Every ExplainParams and ExecParams option (without the positional kind if asked)."""
+    add_options(p, ExplainParams, skip=() if with_kind else ("corpus_kind",))
+    add_options(p, ExecParams, title="execution (not part of the run id)")
 
 
-def flow_kwargs(args: argparse.Namespace, kind: str | None = None) -> dict:
-    """The `explain_corpus` keyword arguments for parsed options."""
-    return {
-        "corpus_kind": kind or args.kind, "corpus_name": args.corpus_name, "split": args.split,
-        "limit": args.limit, "batch_size": args.batch_size, "heads": args.heads, "nodes": args.nodes,
-        "learner": args.learner, "alpha": args.alpha, "num_samples": args.num_samples,
-        "removal": args.removal, "max_set_size": args.max_set_size, "max_range": args.max_range,
-        "search": args.search,
-        "max_cond_size": args.max_cond_size, "max_length": args.max_length, "model": args.model,
-        "db": args.db, "staging_dir": args.staging_dir, "runner": args.runner,
-        "dask_address": args.dask_address, "workers": args.workers, "store_attention": args.store_attention,
-    }
+def add_format_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (for people), csv or json (for scripts) (default table)")
 
 
-def run_explain(kwargs: dict, use_prefect: bool = True) -> dict:
-    """Run `explain_corpus` through Prefect, or the same steps in-process without it."""
-    if use_prefect:
-        from cleann.flows.explain import explain_corpus
-
-        return explain_corpus(**kwargs)
-    from cleann.pipeline.driver import run_from_kwargs
-
-    def progress(batch_id: str, n: int) -> None:
-        print(f"loaded batch {batch_id} ({n} samples)", flush=True)
-
-    return run_from_kwargs(kwargs, on_batch=progress).as_dict()
+def params_from_args(args: argparse.Namespace, **overrides: Any) -> tuple[ExplainParams, ExecParams]:
+    """The validated parameter objects for parsed options (BadInputError on a mistake)."""
+    return params_from_kwargs({**vars(args), **overrides})

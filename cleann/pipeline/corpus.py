@@ -11,28 +11,76 @@ Text corpora: rows of `documents` (sample_id = doc_id). MovieLens: one sample pe
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 
-from cleann.errors import BadInputError
+from cleann.config import default_db_path
+from cleann.errors import BadInputError, shorten
+from cleann.pipeline.dbopen import open_db
 from cleann.pipeline.params import ExplainParams
 
-MOVIELENS_SPLITS = ("test", "all")
+OFFLINE_REC = ("ml-100k",)
 
 
-def ensure_corpus(con: duckdb.DuckDBPyConnection, params: ExplainParams) -> int:
-    """Number of rows for the corpus; ingests a known offline corpus on first use."""
+def corpus_rows(con: duckdb.DuckDBPyConnection, params: ExplainParams) -> int:
+    """Rows of the run's corpus in the database (documents, or interactions for MovieLens)."""
     table = "documents" if params.corpus_kind == "imdb" else "interactions"
-    n = con.execute(f"SELECT count(*) FROM {table} WHERE corpus = ?", [params.corpus_name]).fetchall()[0][0]
-    if n:
-        return int(n)
-    from cleann.pipeline.ingest_bridge import ingest_offline
+    return int(con.execute(f"SELECT count(*) FROM {table} WHERE corpus = ?", [params.corpus_name]).fetchall()[0][0])
 
-    ingest_offline(con, params.corpus_kind, params.corpus_name)
-    n = con.execute(f"SELECT count(*) FROM {table} WHERE corpus = ?", [params.corpus_name]).fetchall()[0][0]
+
+def offline_names(kind: str) -> tuple[str, ...]:
+    """Corpora that are fetched and ingested on first use."""
+    if kind != "imdb":
+        return OFFLINE_REC
+    from cleann.sources.text import OFFLINE_CORPORA
+
+    return tuple(OFFLINE_CORPORA)
+
+
+def check_corpus(db_path: str | Path | None, params: ExplainParams) -> None:
+    """Refuse an unknown corpus name before anything starts: it must be in the database
+    or be a known offline corpus."""
+    if params.corpus_name in offline_names(params.corpus_kind):
+        return
+    path = Path(db_path) if db_path else default_db_path()
+    n = 0
+    if path.exists():
+        with open_db(path, read_only=True) as con:
+            n = corpus_rows(con, params)
     if not n:
-        raise BadInputError(f"corpus {params.corpus_name!r} has no rows in table {table}; ingest it first")
-    return int(n)
+        table = "documents" if params.corpus_kind == "imdb" else "interactions"
+        raise BadInputError(
+            f"--corpus-name {shorten(params.corpus_name)!r}: no rows in table {table} of {path}; ingest it "
+            f"first (`cleann ingest`), or use an offline corpus: {', '.join(offline_names(params.corpus_kind))}")
+
+
+def ensure_corpus(db_path: str | Path | None, params: ExplainParams) -> int:
+    """Rows of the run's corpus; a known offline corpus is fetched (without holding the
+    database) and then ingested in one short write on first use."""
+    with open_db(db_path) as con:
+        n = corpus_rows(con, params)
+    if n:
+        return n
+    check_corpus(db_path, params)
+    from cleann.store.ingest import ingest_documents, ingest_movielens
+
+    if params.corpus_kind == "imdb":
+        from cleann.sources.text import load_offline
+
+        frames, ingest = (load_offline(params.corpus_name),), ingest_documents
+    else:
+        from cleann.sources.movielens import load_offline_ml100k
+
+        frames, ingest = load_offline_ml100k(), ingest_movielens
+    with open_db(db_path) as con:
+        if not corpus_rows(con, params):  # another invocation may have ingested meanwhile
+            ingest(con, *frames)
+        n = corpus_rows(con, params)
+    if not n:
+        raise BadInputError(f"corpus {params.corpus_name!r} has no rows after ingesting it")
+    return n
 
 
 def select_samples(
@@ -57,8 +105,6 @@ def select_samples(
                        ORDER BY doc_id {lim})
             SELECT * FROM s WHERE {done_filter} ORDER BY sample_id"""
     else:
-        if params.split not in MOVIELENS_SPLITS:
-            raise BadInputError(f"MovieLens split {params.split!r}: use one of {', '.join(MOVIELENS_SPLITS)}")
         hold_out = params.split == "test"
         sql = f"""
             WITH u AS (SELECT DISTINCT user_id FROM interactions WHERE corpus = $corpus

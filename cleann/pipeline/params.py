@@ -1,71 +1,180 @@
-"""Run parameters: one frozen value object shared by the library, the flow and the CLI.
+"""Run parameters, declared once: each field carries its CLI flag, help, choices and bounds.
 
 Why: the run id is a hash of the parameters that change results, so they must have one
-canonical form. Execution knobs (limit, batch size, runner, staging dir) are kept apart:
-changing them resumes the same run instead of starting a new one.
+canonical form; and the CLI options (`cleann explain|serve|evaluate`), the flows' typed
+parameters, validation and that hashed JSON are all generated from the two dataclasses
+below. Adding a parameter touches one place: a field here, declared with :func:`option`.
+Execution knobs (limit, batch size, runner, model and database paths) live in
+:class:`ExecParams`: changing them resumes the same run instead of starting a new one.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from functools import lru_cache
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from cleann.errors import BadInputError
+from cleann.errors import BadInputError, shorten
 
 CORPUS_KINDS = ("imdb", "movielens")
+DEFAULT_CORPUS = {"imdb": "rt_snippets", "movielens": "ml-100k"}
+SPLITS = {"imdb": ("train", "test", "all"), "movielens": ("test", "all")}
 LEARNERS = ("icd", "fci")
 REMOVALS = ("pad", "mask", "delete")
 RUNNERS = ("threads", "processes", "dask", "sequential")
-SEARCHES = ("head", "sample")
-# Fields added after runs existed: left out of the hashed JSON at their default so that
-# the run ids of earlier parameter sets stay the same (resume keeps working).
-_HASHED_ONLY_IF_SET = {"search": "head"}
+SEARCHES = ("head", "sample", "first")  # cleann.causal.multihead
+DEFAULT_MAX_LENGTH = 128  # tokens per text, for explanations and `cleann model eval` alike
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class Option:
+    """What a parameter means outside Python: its flag, help, allowed values and bounds.
+
+    ``hash_omit_if``: a field added after runs existed is left out of the hashed JSON when
+    it has this value (the behaviour before it existed), so earlier run ids stay valid.
+    ``text_only``: the recommendation backend ignores the field, so for MovieLens runs it
+    is set to this canonical value (and cannot split the run id).
+    """
+
+    help: str
+    flag: str | None = None
+    choices: tuple[str, ...] | Callable[[Any], tuple[str, ...]] | None = None
+    ge: float | None = None
+    gt: float | None = None
+    lt: float | None = None
+    parse: Callable[[Any], Any] | None = None
+    cli: bool = True
+    positional: bool = False
+    hash_omit_if: Any = _UNSET
+    text_only: Any = _UNSET
+
+
+def option(default: Any, help: str, **meta: Any) -> Any:
+    """A dataclass field whose metadata is an :class:`Option` (see there for ``meta``)."""
+    return field(default=default, metadata={"option": Option(help, **meta)})
+
+
+def option_of(f) -> Option:
+    """The field's Option (fields declared without :func:`option` get a plain one)."""
+    return f.metadata.get("option") or Option(help="")
+
+
+def flag_of(f) -> str:
+    opt = option_of(f)
+    return opt.flag or (f.name if opt.positional else "--" + f.name.replace("_", "-"))
+
+
+@lru_cache(maxsize=None)
+def field_types(cls: type) -> dict[str, tuple[type, bool]]:
+    """name -> (base type, None allowed) from the annotations."""
+    out = {}
+    for name, hint in get_type_hints(cls).items():
+        args = get_args(hint) if get_origin(hint) in (Union, type(int | None)) else (hint,)
+        base = [a for a in args if a is not type(None)]
+        out[name] = (base[0] if len(base) == 1 else object, type(None) in args)
+    return out
+
+
+def check_fields(obj: Any) -> None:
+    """Validate every field of ``obj`` against its type and Option: one BadInputError line."""
+    types = field_types(type(obj))
+    for f in fields(obj):
+        value, opt = getattr(obj, f.name), option_of(f)
+        base, nullable = types[f.name]
+        name = flag_of(f)
+        if value is None:
+            if not nullable:
+                raise BadInputError(f"{name}: a value is required")
+            continue
+        if base is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise BadInputError(f"{name} {shorten(value)!r}: use a whole number")
+        if base is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise BadInputError(f"{name} {shorten(value)!r}: use a number")
+        if base is bool and not isinstance(value, bool):
+            raise BadInputError(f"{name} {shorten(value)!r}: use true or false")
+        if base is str and not isinstance(value, str):
+            raise BadInputError(f"{name} {shorten(value)!r}: use text")
+        choices = opt.choices(obj) if callable(opt.choices) else opt.choices
+        if choices is not None and value not in choices:
+            raise BadInputError(f"{name} {shorten(value)!r}: use one of {', '.join(choices)}")
+        if opt.ge is not None and value < opt.ge:
+            raise BadInputError(f"{name} {value!r}: must be at least {opt.ge:g}")
+        if opt.gt is not None and value <= opt.gt:
+            raise BadInputError(f"{name} {value!r}: must be greater than {opt.gt:g}")
+        if opt.lt is not None and value >= opt.lt:
+            raise BadInputError(f"{name} {value!r}: must be less than {opt.lt:g}")
+        if opt.parse is not None:
+            opt.parse(value)
+
+
+T = TypeVar("T")
+
+
+def from_mapping(cls: type[T], data: Mapping[str, Any]) -> T:
+    """An instance of ``cls`` from the keys of ``data`` that are its fields (others ignored)."""
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
 class ExplainParams:
     """What determines a run's results (hashed into the run id)."""
 
-    corpus_kind: str = "imdb"
-    corpus_name: str = "rt_snippets"
-    split: str = "test"
-    heads: str = "all"  # "all", "mean", or a comma list such as "0,3"
-    nodes: str = "all"  # "all", "topk:K", "words"
-    learner: str = "icd"
-    alpha: float = 0.01
-    num_samples: int | None = None  # N; None = the model's hidden size
-    removal: str = "pad"
-    max_set_size: int | None = None
-    max_range: int | None = None
-    max_cond_size: int | None = None
-    max_length: int = 128
-    legacy_negative_pcorr: bool = False
-    search: str = "head"  # "head": every head to its own minimal size (reference); "sample": see search_trees_together
+    corpus_kind: str = option("imdb", "text corpus (imdb-style) or MovieLens", choices=CORPUS_KINDS,
+                              positional=True, flag="kind")
+    corpus_name: str | None = option(
+        None, "corpus name in the database (default rt_snippets / ml-100k; offline corpora are ingested "
+              "on first use)")
+    split: str = option("test", "split to explain (text: train|test|all; MovieLens: test = hold out each "
+                                "user's last item, all)", choices=lambda p: SPLITS[p.corpus_kind])
+    heads: str = option("all", "all | mean | comma list of head indices such as 0,3", parse=lambda v: parse_heads(v))
+    nodes: str = option("all", "all | words | topk:K", parse=lambda v: parse_nodes(v))
+    learner: str = option("icd", "graph learner", choices=LEARNERS)
+    alpha: float = option(0.01, "significance level of the Fisher-z test", gt=0.0, lt=1.0)
+    num_samples: int | None = option(None, "N of the Fisher-z test (default: the model's hidden size)", ge=4)
+    removal: str = option("pad", "how the tester removes tokens (text only)", choices=REMOVALS, text_only="pad")
+    max_set_size: int | None = option(3, "largest explanation size searched (why 3: docs/engine.md "
+                                         "'Defaults')", ge=0)
+    max_range: int | None = option(None, "PDS-tree radius", ge=1)
+    max_cond_size: int | None = option(None, "ICD conditioning-set cap", ge=0)
+    max_length: int = option(DEFAULT_MAX_LENGTH, "token limit per text (text only)", ge=3,
+                             text_only=DEFAULT_MAX_LENGTH)
+    legacy_negative_pcorr: bool = option(False, "reproduce the reference's sign handling of negative partial "
+                                                "correlations in the Fisher-z test")
+    search: str = option("first", "first: first hit over all heads (corpus default); head: every head to its "
+                                  "own minimal size (the reference); sample: see cleann.causal.multihead",
+                         choices=SEARCHES, hash_omit_if="head")
+    max_model_rows: int | None = option(2000, "model rows per sample before it is stored as status 'budget'",
+                                        ge=1, hash_omit_if=None)
 
     def __post_init__(self) -> None:
-        if self.corpus_kind not in CORPUS_KINDS:
-            raise BadInputError(f"corpus kind {self.corpus_kind!r}: use one of {', '.join(CORPUS_KINDS)}")
-        if self.learner not in LEARNERS:
-            raise BadInputError(f"learner {self.learner!r}: use one of {', '.join(LEARNERS)}")
-        if self.removal not in REMOVALS:
-            raise BadInputError(f"removal {self.removal!r}: use one of {', '.join(REMOVALS)}")
-        if not 0.0 < float(self.alpha) < 1.0:
-            raise BadInputError(f"alpha {self.alpha!r} must lie strictly between 0 and 1")
-        if self.search not in SEARCHES:
-            raise BadInputError(f"search {self.search!r}: use one of {', '.join(SEARCHES)}")
-        parse_nodes(self.nodes)
-        parse_heads(self.heads)
+        if not isinstance(self.heads, str):
+            object.__setattr__(self, "heads", str(self.heads))
+        if self.corpus_kind in DEFAULT_CORPUS and self.corpus_name is None:
+            object.__setattr__(self, "corpus_name", DEFAULT_CORPUS[self.corpus_kind])
+        if self.corpus_kind != "imdb":
+            for f in fields(self):
+                if option_of(f).text_only is not _UNSET:
+                    object.__setattr__(self, f.name, option_of(f).text_only)
+        check_fields(self)
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys): the hashed form and the `runs.params` column."""
-        data = {k: v for k, v in asdict(self).items() if _HASHED_ONLY_IF_SET.get(k, object()) != v}
+        omit = {f.name: option_of(f).hash_omit_if for f in fields(self)}
+        data = {k: v for k, v in asdict(self).items() if omit[k] is _UNSET or omit[k] != v}
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | dict[str, Any]) -> ExplainParams:
+    def from_json(cls, text: str | Mapping[str, Any]) -> ExplainParams:
+        """Parameters from `runs.params`; a field left out of the hash reads as its omitted value."""
         data = json.loads(text) if isinstance(text, str) else dict(text)
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        for f in fields(cls):
+            if f.name not in data and option_of(f).hash_omit_if is not _UNSET:
+                data[f.name] = option_of(f).hash_omit_if
+        return from_mapping(cls, data)
 
     def with_(self, **changes: Any) -> ExplainParams:
         return replace(self, **changes)
@@ -73,23 +182,37 @@ class ExplainParams:
 
 @dataclass(frozen=True)
 class ExecParams:
-    """How a run executes; not part of the run id."""
+    """Where and how a run executes; not part of the run id (the model enters it by its sha256)."""
 
-    limit: int | None = None
-    batch_size: int = 8
-    runner: str = "threads"
-    dask_address: str | None = None
-    workers: int | None = None
-    staging_dir: str | None = None
-    store_attention: bool = False
+    limit: int | None = option(None, "explain the first N samples of the split (by id)", ge=1)
+    batch_size: int = option(8, "samples per task", ge=1)
+    runner: str = option("threads", "task runner", choices=RUNNERS)
+    dask_address: str | None = option(None, "Dask scheduler address (default: a LocalCluster)")
+    workers: int | None = option(None, "parallel workers (default: CPU cores)", ge=1)
+    staging_dir: str | None = option(None, "staging folder or fsspec URL (default <db>.staging)")
+    store_attention: bool = option(False, "also keep each sample's attention as "
+                                          "<staging>/<run_id>/attention/<sample_id>.npz")
+    model: str | None = option(None, "checkpoint folder (default: the embedded default model, trained once)")
+    db: str | None = option(None, "DuckDB file (default $CLEANN_DB or ./cleann.duckdb)")
+    retry_failed: bool = option(False, "re-run only the failed samples (set by `cleann retry`)", cli=False)
+    device: str = option("cpu", "where inference, the tester and the baselines run (auto: cuda when "
+                                "available)", choices=("auto", "cpu", "cuda"))
 
     def __post_init__(self) -> None:
-        if self.runner not in RUNNERS:
-            raise BadInputError(f"runner {self.runner!r}: use one of {', '.join(RUNNERS)}")
-        if self.batch_size < 1:
-            raise BadInputError(f"batch size {self.batch_size} must be at least 1")
-        if self.limit is not None and self.limit < 0:
-            raise BadInputError(f"limit {self.limit} must not be negative")
+        check_fields(self)
+
+    def with_(self, **changes: Any) -> ExecParams:
+        return replace(self, **changes)
+
+
+def params_from_kwargs(kwargs: Mapping[str, Any]) -> tuple[ExplainParams, ExecParams]:
+    """Both parameter objects from one flat mapping (flow-style keywords, a parsed CLI)."""
+    return from_mapping(ExplainParams, kwargs), from_mapping(ExecParams, kwargs)
+
+
+def field_default(cls: type, name: str) -> Any:
+    f = next(f for f in fields(cls) if f.name == name)
+    return None if f.default is MISSING else f.default
 
 
 def parse_heads(spec: str) -> str | tuple[int, ...]:
@@ -100,9 +223,9 @@ def parse_heads(spec: str) -> str | tuple[int, ...]:
     try:
         heads = tuple(sorted({int(h) for h in spec.split(",") if h.strip()}))
     except ValueError:
-        raise BadInputError(f"heads {spec!r}: use 'all', 'mean' or a comma list of head indices") from None
+        raise BadInputError(f"--heads {shorten(spec)!r}: use 'all', 'mean' or a comma list of head indices") from None
     if not heads or heads[0] < 0:
-        raise BadInputError(f"heads {spec!r}: use 'all', 'mean' or a comma list of head indices")
+        raise BadInputError(f"--heads {shorten(spec)!r}: use 'all', 'mean' or a comma list of head indices")
     return heads
 
 
@@ -118,4 +241,4 @@ def parse_nodes(spec: str) -> tuple[str, int | None]:
             k = 0
         if k >= 1:
             return "topk", k
-    raise BadInputError(f"node selection {spec!r}: use 'all', 'words' or 'topk:K' (K >= 1)")
+    raise BadInputError(f"--nodes {shorten(spec)!r}: use 'all', 'words' or 'topk:K' (K >= 1)")

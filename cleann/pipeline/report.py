@@ -1,4 +1,4 @@
-"""Printing a run summary, and a one-screen view of query results, for the CLI."""
+"""Text of a run summary, and a one-screen view of query results, for the CLI."""
 from __future__ import annotations
 
 import pandas as pd
@@ -16,10 +16,6 @@ def summary_lines(summary: dict) -> list[str]:
         lines.append(f"  see `cleann query failures --run {summary['run_id']}`; "
                      f"`cleann retry {summary['run_id']}` re-runs them")
     return lines
-
-
-def print_summary(summary: dict, db: str | None = None) -> None:
-    print("\n".join(summary_lines(summary)))
 
 
 def format_frame(frame: pd.DataFrame, fmt: str = "table", max_rows: int | None = None) -> str:

@@ -6,7 +6,7 @@ since, the id would differ and we refuse instead of mixing models in one run.
 """
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from pathlib import Path
 
 from cleann.errors import BadInputError
@@ -26,6 +26,6 @@ def retry_kwargs(run_id: str, db_path: str | Path | None, **exec_options) -> dic
     if run_id_for(params, model_sha256(run["model"])) != run_id:
         raise BadInputError(f"run {run_id}: model {run['model']} changed since the run started; "
                             "start a new run with `cleann explain`")
-    kwargs = {k: v for k, v in json.loads(params.to_json()).items()}
+    kwargs = asdict(params)  # every field, also those the hashed JSON leaves out
     return {**kwargs, "model": run["model"], "db": str(db_path) if db_path else None,
             "retry_failed": True, **exec_options}

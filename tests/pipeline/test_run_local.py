@@ -165,9 +165,10 @@ def test_attention_is_stored_only_on_request(text_db, tiny_text_model):
 
 
 def test_sample_search_keeps_the_best_sets_with_fewer_passes(text_db, tiny_text_model):
-    assert '"search"' not in PARAMS.to_json()  # earlier run ids stay valid
-    per_head = driver.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
-    together = driver.run_local(PARAMS.with_(search="sample"), ExecParams(batch_size=4), tiny_text_model, text_db)
+    reference = PARAMS.with_(search="head", max_model_rows=None)
+    assert '"search"' not in reference.to_json()  # earlier run ids stay valid
+    per_head = driver.run_local(reference, ExecParams(batch_size=4), tiny_text_model, text_db)
+    together = driver.run_local(reference.with_(search="sample"), ExecParams(batch_size=4), tiny_text_model, text_db)
     assert together.run_id != per_head.run_id and together.done == per_head.done == len(TEXTS)
     a, b = table_rows(text_db, per_head.run_id), table_rows(text_db, together.run_id)
     assert [r[1:] for r in a["graph_edges"]] == [r[1:] for r in b["graph_edges"]]
@@ -192,3 +193,43 @@ def test_sample_search_keeps_the_best_sets_with_fewer_passes(text_db, tiny_text_
     assert head_rows[0][1] <= head_rows[1][1]  # heads with larger minimal sets report none
     with pytest.raises(Exception, match="search"):
         PARAMS.with_(search="fastest")
+
+
+def test_rows_match_the_snapshot_from_before_the_redesign(tmp_path, tiny_text_model, tiny_rec_model):
+    """Issue 13: the staged-job redesign keeps every stored row (explain text + rec, evaluate).
+
+    The snapshot was written by tests/pipeline/row_snapshot.py with the code of a289720."""
+    import json
+    from pathlib import Path
+
+    from row_snapshot import make_runs, snapshot_rows, without_dropped
+
+    snap = json.loads((Path(__file__).parent / "data" / "rows_snapshot.json").read_text())
+    runs = make_runs(tmp_path, tiny_text_model, tiny_rec_model)
+    for name, run in runs.items():
+        assert run["run_id"] == snap[name]["run_id"], name  # run ids are stable too
+        columns = {t: v["columns"] for t, v in snap[name]["rows"].items()}
+        now = json.loads(json.dumps(snapshot_rows(run["db"], run["run_id"], columns)))
+        for table, expected in snap[name]["rows"].items():
+            expected = without_dropped(table, expected)
+            assert now[table]["columns"] == expected["columns"], (name, table)
+            assert len(now[table]["rows"]) == len(expected["rows"]), (name, table)
+            assert now[table]["rows"] == expected["rows"], (name, table)
+
+
+def test_prefect_yaml_deployments_hold_valid_typed_parameters():
+    """The deployments' parameters are the flow's two typed objects; a typo would fail here."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    import yaml
+
+    from cleann.pipeline.params import from_mapping
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
+    for dep in spec["deployments"]:
+        assert set(dep["parameters"]) == {"params", "execution"}, dep["name"]
+        for cls, key in ((ExplainParams, "params"), (ExecParams, "execution")):
+            assert set(dep["parameters"][key]) <= {f.name for f in fields(cls)}, (dep["name"], key)
+            from_mapping(cls, dep["parameters"][key])
+        assert dep["entrypoint"] == "flows/explain.py:explain_corpus"

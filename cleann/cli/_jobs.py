@@ -1,0 +1,75 @@
+"""Start the explain and evaluate jobs for the CLI: checked first, then Prefect or in-process.
+
+Why here: the library (`cleann.pipeline`, `cleann.metrics`) never imports Prefect or the
+flows; the CLI is the layer on top that chooses. Inputs are checked before Prefect
+starts (a mistake is one line, exit 2, nothing written); the flows are imported only
+when a run really starts.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cleann.metrics.settings import EvalSettings
+from cleann.pipeline.params import ExecParams, ExplainParams, params_from_kwargs
+
+
+def _progress(batch_id: str, n: int) -> None:
+    print(f"loaded batch {batch_id} ({n} samples)", flush=True)
+
+
+def run_explain(params: ExplainParams, execution: ExecParams, use_prefect: bool = True) -> dict:
+    """The explain job's summary dict (run id, status, counts, seconds)."""
+    from cleann.pipeline.driver import check_inputs
+
+    check_inputs(params, execution)
+    if use_prefect:
+        from cleann.flows.explain import explain_corpus
+
+        return explain_corpus(params, execution)
+    from cleann.pipeline.driver import run_local
+
+    return run_local(params, execution, on_batch=_progress).as_dict()
+
+
+def run_explain_kwargs(kwargs: Mapping[str, Any], use_prefect: bool = True) -> dict:
+    """:func:`run_explain` from flat keywords (field names of both parameter classes)."""
+    return run_explain(*params_from_kwargs(kwargs), use_prefect=use_prefect)
+
+
+def run_evaluate(params: ExplainParams, execution: ExecParams, settings: EvalSettings, command: str | None,
+                 use_prefect: bool = True) -> dict:
+    """Explain (resuming the same run), then evaluate; run id, explain summary, summary rows."""
+    from cleann.pipeline.driver import check_inputs
+
+    check_inputs(params, execution)
+    if use_prefect:
+        from cleann.flows.evaluate import evaluate_corpus
+
+        return evaluate_corpus(settings, params, execution, command)
+    from cleann.config import default_db_path
+    from cleann.metrics.driver import run_evaluation_local
+    from cleann.pipeline.driver import run_local
+
+    summary = run_local(params, execution).as_dict()
+    table = run_evaluation_local(execution.db or default_db_path(), summary["run_id"], settings, execution.limit,
+                                 execution.batch_size, execution.staging_dir, command)
+    return {"run_id": summary["run_id"], "explain": summary, "summary": table.to_dict(orient="records")}
+
+
+def format_summary(summary: Mapping[str, Any], fmt: str) -> str:
+    """A run summary as table lines (people), one CSV row with header, or JSON (scripts)."""
+    if fmt == "json":
+        return json.dumps(dict(summary))
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(summary), lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(dict(summary))
+        return buf.getvalue().rstrip("\n")
+    from cleann.pipeline.report import summary_lines
+
+    return "\n".join(summary_lines(dict(summary)))
