@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,12 +18,17 @@ from cleann.metrics.settings import EvalSettings
 from cleann.pipeline.params import ExecParams, ExplainParams, params_from_kwargs
 
 
-def _progress(batch_id: str, n: int) -> None:
-    print(f"loaded batch {batch_id} ({n} samples)", flush=True)
+def _progress(to_stderr: bool):
+    def show(batch_id: str, n: int) -> None:
+        print(f"loaded batch {batch_id} ({n} samples)", flush=True, file=sys.stderr if to_stderr else sys.stdout)
+
+    return show
 
 
-def run_explain(params: ExplainParams, execution: ExecParams, use_prefect: bool = True) -> dict:
-    """The explain job's summary dict (run id, status, counts, seconds)."""
+def run_explain(params: ExplainParams, execution: ExecParams, use_prefect: bool = True,
+                progress_to_stderr: bool = False) -> dict:
+    """The explain job's summary dict (run id, status, counts, seconds). In-process runs
+    print one line per loaded batch (on stderr when stdout carries CSV or JSON)."""
     from cleann.pipeline.driver import check_inputs
 
     check_inputs(params, execution)
@@ -32,12 +38,12 @@ def run_explain(params: ExplainParams, execution: ExecParams, use_prefect: bool 
         return explain_corpus(params, execution)
     from cleann.pipeline.driver import run_local
 
-    return run_local(params, execution, on_batch=_progress).as_dict()
+    return run_local(params, execution, on_batch=_progress(progress_to_stderr)).as_dict()
 
 
-def run_explain_kwargs(kwargs: Mapping[str, Any], use_prefect: bool = True) -> dict:
+def run_explain_kwargs(kwargs: Mapping[str, Any], use_prefect: bool = True, progress_to_stderr: bool = False) -> dict:
     """:func:`run_explain` from flat keywords (field names of both parameter classes)."""
-    return run_explain(*params_from_kwargs(kwargs), use_prefect=use_prefect)
+    return run_explain(*params_from_kwargs(kwargs), use_prefect=use_prefect, progress_to_stderr=progress_to_stderr)
 
 
 def run_evaluate(params: ExplainParams, execution: ExecParams, settings: EvalSettings, command: str | None,

@@ -20,6 +20,6 @@ def handle(args: argparse.Namespace) -> int:
     from cleann.cli._jobs import format_summary, run_explain
 
     params, execution = params_from_args(args)
-    summary = run_explain(params, execution, use_prefect=not args.no_prefect)
+    summary = run_explain(params, execution, use_prefect=not args.no_prefect, progress_to_stderr=args.format != "table")
     print(format_summary(summary, args.format))
     return 0

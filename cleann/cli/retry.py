@@ -25,6 +25,6 @@ def handle(args: argparse.Namespace) -> int:
                                                                   "no_prefect")}
     from_mapping(ExecParams, options)  # a mistake in the options is reported before the run is looked up
     kwargs = retry_kwargs(args.run_id, options.pop("db", None), **options)
-    summary = run_explain_kwargs(kwargs, use_prefect=not args.no_prefect)
+    summary = run_explain_kwargs(kwargs, use_prefect=not args.no_prefect, progress_to_stderr=args.format != "table")
     print(format_summary(summary, args.format))
     return 0

@@ -32,9 +32,11 @@ def model_path_for(params: ExplainParams, execution: ExecParams) -> str:
     """The checkpoint to use: the given one, or the default model (trained once, then reused)."""
     if execution.model:
         return str(execution.model)
-    from cleann.pipeline.defaults import default_model_path
+    from cleann.models import default
 
-    return str(default_model_path(params.corpus_kind))
+    if params.corpus_kind == "imdb":
+        return str(default.ensure_default_sentiment())
+    return str(default.ensure_default_bert4rec())
 
 
 def check_inputs(params: ExplainParams, execution: ExecParams) -> None:

@@ -233,3 +233,25 @@ def test_prefect_yaml_deployments_hold_valid_typed_parameters():
             assert set(dep["parameters"][key]) <= {f.name for f in fields(cls)}, (dep["name"], key)
             from_mapping(cls, dep["parameters"][key])
         assert dep["entrypoint"] == "flows/explain.py:explain_corpus"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_explain_and_retry_print_machine_readable_summaries(tmp_path, tiny_text_model, capsys, fmt):
+    """`--format json|csv`: stdout is only the summary (progress lines go to stderr)."""
+    import csv
+    import io
+    import json
+
+    from cleann.cli import main
+
+    db = make_text_db(tmp_path / "m.duckdb", TEXTS[:3])
+    common = ["--db", str(db), "--no-prefect", "--format", fmt]
+    assert main(["explain", "imdb", "--corpus-name", "tiny", "--model", str(tiny_text_model),
+                 "--num-samples", "768", "--max-set-size", "1", *common]) == 0
+    out = capsys.readouterr().out
+    row = json.loads(out) if fmt == "json" else next(csv.DictReader(io.StringIO(out)))
+    assert row["status"] == "completed" and int(row["done"]) == 3 and len(row["run_id"]) == 16
+    assert main(["retry", row["run_id"], *common]) == 0
+    out = capsys.readouterr().out
+    again = json.loads(out) if fmt == "json" else next(csv.DictReader(io.StringIO(out)))
+    assert again["run_id"] == row["run_id"] and int(again["processed_now"]) == 0
