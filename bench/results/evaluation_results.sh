@@ -21,7 +21,7 @@ run() {  # name, limit, then the evaluate arguments
   [ "$limit" -gt 0 ] || return 0
   local started; started=$(date -u '+%Y-%m-%d %H:%M UTC')
   # shellcheck disable=SC2086
-  $CLEANN evaluate "$@" --limit "$limit" --db "$DB" --markdown | tee "$OUT/evaluation_$name.log"
+  $CLEANN evaluate "$@" --limit "$limit" --db "$DB" --format markdown | tee "$OUT/evaluation_$name.log"
   local run_id; run_id=$(awk '/^run /{print $2; exit}' "$OUT/evaluation_$name.log")
   $CLEANN report "$run_id" -o "$OUT/report_$name.html" --db "$DB"
   { echo "command: \`cleann evaluate $* --limit $limit\` (run $run_id, started $started, finished $(date -u '+%H:%M UTC'))"
