@@ -40,6 +40,8 @@ MAX_PASSES = 10_000
 def decision_bounds(num_samples: int, alpha: float, legacy: bool, k_max: int) -> np.ndarray:
     """``(k_max + 1, 2)`` array of [lo_k, hi_k]: |r| < lo_k is independent, |r| > hi_k
     dependent under the pure path's rule; in between (or where N - k - 3 < 1) unsure."""
+    from scipy.special import erfcinv
+
     from cleann.causal.citest import fisher_pvalues
 
     out = np.empty((k_max + 1, 2))
@@ -55,9 +57,17 @@ def decision_bounds(num_samples: int, alpha: float, legacy: bool, k_max: int) ->
         if not indep(lo) or indep(hi):
             out[k] = (-1.0, 2.0)
             continue
+        # bracket around the closed form r* = tanh(erfcinv(alpha) * sqrt(2 / (N - k - 3))),
+        # then bisect the pure rule inside it to far below BAND
+        guess = float(np.tanh(erfcinv(alpha) * np.sqrt(2.0 / (num_samples - k - 3)))) if alpha > 0 else 1.0
+        for width in (1e-9, 1e-6, 1e-3):
+            a, b = max(0.0, guess - width), min(1.0, guess + width)
+            if indep(a) and not indep(b):
+                lo, hi = a, b
+                break
         for _ in range(200):
             mid = 0.5 * (lo + hi)
-            if mid in (lo, hi):
+            if mid in (lo, hi) or hi - lo < BAND * 1e-3:
                 break
             if indep(mid):
                 lo = mid
@@ -691,3 +701,250 @@ def orient_r1_r4(marks, nodes, sep_len, sep_buf):
         if same:
             return n_pass
     return -1
+
+
+# --- r >= 3: PDS trees and their legal subsets ------------------------------------------
+@njit(cache=True)
+def pds_tree(marks, root, max_depth, node, depth, parent, skel):
+    """``pds_tree.build_pds_tree`` one queue pop at a time (the reference's order; the
+    Python version processes whole layers with the same result). Fills the occurrence
+    arrays (entry 0 is the root) and returns their number."""
+    size = marks.shape[0]
+    for a in range(size):
+        for b in range(size):
+            skel[a, b] = marks[a, b] != NONE and a != root and b != root
+    node[0] = root
+    depth[0] = 0
+    parent[0] = -1
+    n = 1
+    for w in range(size):
+        if marks[root, w] != NONE:
+            node[n] = w
+            depth[n] = 1
+            parent[n] = 0
+            n += 1
+    t = 1
+    while t < n:
+        d = depth[t]
+        if d >= max_depth:
+            break  # BFS order: every later occurrence is at least as deep
+        cur = node[t]
+        prev = node[parent[t]]
+        arrow_prev = marks[cur, prev] == ARROW
+        for w in range(size):
+            if not skel[cur, w] or w == prev:
+                continue
+            if marks[prev, w] != NONE or (arrow_prev and marks[cur, w] == ARROW):
+                skel[cur, w] = False
+                skel[w, cur] = False
+                node[n] = w
+                depth[n] = d + 1
+                parent[n] = t
+                n += 1
+        t += 1
+    return n
+
+
+@njit(cache=True)
+def _legal_sets(node, depth, parent, n_occ, allowed, k, size):
+    """``icd_candidates.legal_subsets_within`` on occurrence arrays: (rows of ascending
+    nodes (m, k), dist sums, ok). ok is False where the bit-mask enumeration does not
+    apply (more than 62 labels or an overflowing sort key); the caller then uses Python."""
+    empty = np.zeros((0, k), np.int64)
+    empty_d = np.zeros(0, np.int64)
+    mind = np.full(size, -1, np.int64)
+    for t in range(1, n_occ):
+        if mind[node[t]] < 0:
+            mind[node[t]] = depth[t]
+    keep = np.zeros(n_occ, np.bool_)
+    keep[0] = True
+    is_label = np.zeros(size, np.bool_)
+    for t in range(1, n_occ):
+        keep[t] = allowed[node[t]] and keep[parent[t]]
+        if keep[t]:
+            is_label[node[t]] = True
+    lab_of = np.full(size, -1, np.int64)
+    labels = np.empty(size, np.int64)
+    L = 0
+    for v in range(size):
+        if is_label[v]:
+            lab_of[v] = L
+            labels[L] = v
+            L += 1
+    if L < k:
+        return empty, empty_d, True
+    if L > 62:
+        return empty, empty_d, False
+    chain = np.zeros(n_occ, np.int64)
+    own = np.zeros(n_occ, np.int64)
+    for t in range(1, n_occ):
+        if keep[t]:
+            own[t] = np.int64(1) << lab_of[node[t]]
+            p = parent[t]
+            if p > 0:
+                chain[t] = chain[p] | own[p]
+    level = np.zeros(1, np.int64)
+    for _ in range(k):
+        cap = len(level) * n_occ
+        grown = np.empty(max(cap, 1), np.int64)
+        m = 0
+        for s in range(len(level)):
+            S = level[s]
+            for t in range(1, n_occ):
+                if keep[t] and (chain[t] & ~S) == 0 and (own[t] & S) == 0:
+                    grown[m] = S | own[t]
+                    m += 1
+        if m == 0:
+            return empty, empty_d, True
+        g = np.sort(grown[:m])
+        u = 1
+        for s in range(1, m):
+            if g[s] != g[u - 1]:
+                g[u] = g[s]
+                u += 1
+        level = g[:u].copy()
+    m = len(level)
+    sets = np.empty((m, k), np.int64)
+    dist = np.zeros(m, np.int64)
+    key = np.empty(m, np.int64)
+    max_d = 0
+    for t in range(1, n_occ):
+        if depth[t] > max_d:
+            max_d = depth[t]
+    # key = dist * L**k + lexicographic digits: must fit in int63
+    lim = 1.0 * (k * max_d + 1)
+    for _ in range(k):
+        lim *= L
+    if lim > 9.0e18:
+        return empty, empty_d, False
+    for s in range(m):
+        S = level[s]
+        c = 0
+        lex = 0
+        for b in range(L):
+            if (S >> b) & 1:
+                sets[s, c] = labels[b]
+                dist[s] += mind[labels[b]]
+                lex = lex * L + b
+                c += 1
+        key[s] = dist[s]
+        for _ in range(k):
+            key[s] *= L
+        key[s] += lex
+    order = np.argsort(key)
+    return sets[order], dist[order], True
+
+
+@njit(cache=True)
+def _root_sets(marks, root, r, allowed, node, depth, parent, skel):
+    size = marks.shape[0]
+    has = False
+    for w in range(size):
+        if marks[root, w] != NONE and allowed[w]:
+            has = True
+            break
+    if not has:
+        return np.zeros((0, r), np.int64), np.zeros(0, np.int64), True
+    n_occ = pds_tree(marks, root, r, node, depth, parent, skel)
+    return _legal_sets(node, depth, parent, n_occ, allowed, r, size)
+
+
+@njit(cache=True)
+def iteration_tree(marks, nodes, R, r, start, bounds, legacy, ov_keys, ov_dec, n_ov, unsure, log):
+    """ICD's r >= 3 (``icd._Candidates`` with trees rebuilt per pair, which the Python
+    cache only avoids): candidates of i then j merged by dist sum (stable), first
+    occurrences only, tested in order up to the first independence. ``log[t] = (i, j,
+    z_1..z_r)``. Returns (deletions, tests, any candidate, pair to do in Python or -1,
+    status); pairs before linear index ``start`` (ii * |nodes| + jj) are skipped, and a
+    pair the bit masks cannot handle stops the kernel (status OK, pair >= 0). Needs
+    marks.shape[0] <= 126 (node sets are de-duplicated as two 63-bit words)."""
+    size = marks.shape[0]
+    A = np.empty((r + 2, r + 4))
+    zs = np.empty(r, np.int64)
+    anc = np.zeros((size, size), np.bool_)
+    anc_ok = False
+    allowed = np.zeros(size, np.bool_)
+    cap = 2 * size * size + 2
+    node = np.empty(cap, np.int64)
+    depth = np.empty(cap, np.int64)
+    parent = np.empty(cap, np.int64)
+    skel = np.zeros((size, size), np.bool_)
+    n_del = 0
+    tests = 0
+    anyc = False
+    for ii in range(len(nodes)):
+        i = nodes[ii]
+        for jj in range(ii + 1, len(nodes)):
+            j = nodes[jj]
+            if marks[i, j] == NONE or ii * len(nodes) + jj < start:
+                continue
+            if not anc_ok:
+                possible_ancestors(marks, nodes, anc)
+                anc_ok = True
+            n_allowed = 0
+            for w in range(size):
+                allowed[w] = (anc[w, i] or anc[w, j]) and w != i and w != j
+                if allowed[w]:
+                    n_allowed += 1
+            if n_allowed < r:
+                continue
+            si, di, oki = _root_sets(marks, i, r, allowed, node, depth, parent, skel)
+            sj, dj, okj = _root_sets(marks, j, r, allowed, node, depth, parent, skel)
+            if not (oki and okj):
+                return n_del, tests, anyc, ii * len(nodes) + jj, OK
+            m = len(si) + len(sj)
+            if m == 0:
+                continue
+            anyc = True
+            # merge by dist (stable: i's rows before j's at equal dist), then test first occurrences
+            pi = 0
+            pj = 0
+            seen = dict()
+            hit = -1
+            tested = 0
+            status = OK
+            while pi < len(si) or pj < len(sj):
+                take_i = pj >= len(sj) or (pi < len(si) and di[pi] <= dj[pj])
+                if take_i:
+                    row = si[pi]
+                    pi += 1
+                else:
+                    row = sj[pj]
+                    pj += 1
+                w0 = np.int64(0)
+                w1 = np.int64(0)
+                for c in range(r):
+                    v = row[c]
+                    if v < 63:
+                        w0 |= np.int64(1) << v
+                    else:
+                        w1 |= np.int64(1) << (v - 63)
+                kk = (w0, w1)
+                if kk in seen:
+                    continue
+                seen[kk] = True
+                tested += 1
+                for c in range(r):
+                    zs[c] = row[c]
+                d = _test(R, i, j, zs, r, bounds, legacy, A, ov_keys, ov_dec, n_ov, unsure)
+                if d == UNSURE:
+                    status = ABORT
+                    break
+                if d == INDEP:
+                    hit = 1
+                    break
+            if status == ABORT:
+                return n_del, tests, anyc, -1, ABORT
+            tests += tested
+            if hit > 0:
+                pp = (marks[i, j] != ARROW and marks[j, i] != TAIL) or (marks[j, i] != ARROW and marks[i, j] != TAIL)
+                marks[i, j] = NONE
+                marks[j, i] = NONE
+                if pp:
+                    anc_ok = False
+                log[n_del, 0] = i
+                log[n_del, 1] = j
+                for c in range(r):
+                    log[n_del, 2 + c] = zs[c]
+                n_del += 1
+    return n_del, tests, anyc, -1, OK

@@ -167,6 +167,45 @@ def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: in
 
 
 def _iteration_tree(st: _State, r: int, candidates_cls) -> bool:
+    """r >= 3 through ``_kernels.iteration_tree``; a pair it cannot enumerate (more
+    than 62 candidate labels) runs :func:`_python_pair` and the kernel resumes after it.
+    Graphs over more than 126 positions use the Python candidates throughout."""
+    if st.marks.shape[0] > 126:
+        return _iteration_tree_python(st, r, candidates_cls)
+    nodes = st.nodes
+    n = len(nodes)
+    log = np.empty((max(1, n * n), 2 + r), np.int64)
+    any_candidate = False
+    start = 0
+    while True:
+        n_del, tests, anyc, pair, _ = st.run(
+            lambda *a: K.iteration_tree(st.marks, nodes, st.R, r, start, st.bounds, st.legacy, *a, log))
+        any_candidate |= bool(anyc)
+        st.count(r, tests)
+        for row in log[:n_del].tolist():
+            st.add_sepset(row[0], row[1], tuple(row[2:]))
+        if pair < 0:
+            return any_candidate
+        i, j = int(nodes[pair // n]), int(nodes[pair % n])
+        any_candidate |= _python_pair(st, candidates_cls(st.pag, r), r, i, j)
+        start = pair + 1
+
+
+def _python_pair(st: _State, cands, r: int, i: int, j: int) -> bool:
+    sets = cands.for_pair(i, j)
+    if len(sets) == 0:
+        return False
+    zz = np.ascontiguousarray(sets, dtype=np.int64)
+    hit, tests, _ = st.run(lambda *a: K.first_rows(st.R, i, j, zz, st.bounds, st.legacy, *a))
+    st.count(r, tests)
+    if hit >= 0:
+        st.pag.remove_edge(i, j)
+        st.add_sepset(i, j, tuple(int(z) for z in sets[hit]))
+        cands.deleted(i, j)
+    return True
+
+
+def _iteration_tree_python(st: _State, r: int, candidates_cls) -> bool:
     """r >= 3: PDS-tree candidates in Python (``icd._Candidates``), tests compiled."""
     marks = st.marks
     cands = candidates_cls(st.pag, r)
