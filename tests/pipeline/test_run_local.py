@@ -255,3 +255,52 @@ def test_explain_and_retry_print_machine_readable_summaries(tmp_path, tiny_text_
     out = capsys.readouterr().out
     again = json.loads(out) if fmt == "json" else next(csv.DictReader(io.StringIO(out)))
     assert again["run_id"] == row["run_id"] and int(again["processed_now"]) == 0
+
+
+def test_recommendation_runs_ignore_text_only_fields_in_their_run_id():
+    """RecBackend ignores removal and max_length: they must not split MovieLens run ids,
+    while text runs keep them (and the default rec id stays the one from before)."""
+    from cleann.pipeline.identity import run_id_for
+
+    rec = ExplainParams(corpus_kind="movielens", corpus_name="ml-tiny")
+    assert rec.with_(removal="mask", max_length=64).to_json() == rec.to_json()
+    assert run_id_for(rec.with_(removal="delete"), "sha") == run_id_for(rec, "sha")
+    assert '"removal":"pad"' in rec.to_json() and '"max_length":128' in rec.to_json()
+    text = ExplainParams(corpus_name="tiny")
+    assert run_id_for(text.with_(removal="mask"), "sha") != run_id_for(text, "sha")
+    assert run_id_for(text.with_(max_length=64), "sha") != run_id_for(text, "sha")
+
+
+def test_every_parameter_field_is_a_generated_option_that_reaches_the_dataclass():
+    """Declared once: each field with a CLI option gets its flag from the field, and a value
+    given on the command line arrives in the dataclass unchanged."""
+    import argparse
+    from dataclasses import fields
+
+    from cleann.pipeline.cli_args import add_explain_options, params_from_args
+    from cleann.pipeline.params import field_types, flag_of, option_of
+
+    samples = {int: "7", float: "0.05", str: None, bool: None}
+    for cls in (ExplainParams, ExecParams):
+        for f in fields(cls):
+            opt = option_of(f)
+            if not opt.cli or opt.positional:
+                continue
+            assert opt.help, f"{cls.__name__}.{f.name} has no help text"
+            base, _ = field_types(cls)[f.name]
+            parser = argparse.ArgumentParser()
+            add_explain_options(parser)
+            if base is bool:
+                argv, expected = [flag_of(f)], True
+            elif base is str:
+                choices = opt.choices(ExplainParams()) if callable(opt.choices) else opt.choices
+                value = {"heads": "0,1", "nodes": "topk:3"}.get(f.name, choices[-1] if choices else "x")
+                argv, expected = [flag_of(f), value], value
+            else:
+                argv, expected = [flag_of(f), samples[base]], base(samples[base])
+            args = parser.parse_args(["imdb", *argv])
+            params, execution = params_from_args(args)
+            assert getattr(params if cls is ExplainParams else execution, f.name) == expected, f.name
+    # nothing given: the dataclasses' own defaults, not argparse's
+    params, execution = params_from_args(argparse.ArgumentParser().parse_args([]), corpus_kind="imdb")
+    assert params == ExplainParams() and execution == ExecParams()
