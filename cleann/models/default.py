@@ -135,7 +135,7 @@ def ensure_default_sentiment(force: bool = False, log: Callable[[str], None] = p
 
     from cleann.models.finetune import SCHEDULE_VERSION
 
-    return _build(default_sentiment_dir(), train, force, None, log)  # TEMP until v2 model is cached
+    return _build(default_sentiment_dir(), train, force, SCHEDULE_VERSION, log)
 
 
 def ensure_default_bert4rec(force: bool = False, log: Callable[[str], None] = print,

@@ -268,7 +268,14 @@ def finetune_sentiment(out_dir: str | Path, base_dir: str | Path, frames: dict[s
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     started = time.perf_counter()
-    model, tokenizer = load_classifier(base_dir, allow_new_head=True, num_labels=2)
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the new head is expected: no "MISSING weights" report
+    try:
+        model, tokenizer = load_classifier(base_dir, allow_new_head=True, num_labels=2)
+    finally:
+        hf_logging.set_verbosity(verbosity)
     model.config.id2label = {0: "negative", 1: "positive"}
     model.config.label2id = {"negative": 0, "positive": 1}
     data = pd.concat([frames[c] for c in cfg.corpora], ignore_index=True)
