@@ -130,6 +130,7 @@ def test_sigkill_at_20_random_points_then_resume_equals_uninterrupted(tmp_path, 
     con = connect(db, read_only=True)
     n_before = con.execute("SELECT count(*) FROM samples").fetchall()[0][0]
     con.close()
+    print(f"kill points (phase, delay s): {log}; samples stored before the resume: {n_before}")
     assert n_before < len(MANY_TEXTS), "the killed invocations finished the run"
 
     resumed = driver.run_local(PARAMS, ExecParams(batch_size=8), tiny_text_model, db)
