@@ -8,10 +8,10 @@ from pathlib import Path
 
 from cleann.cli._checks import check_input_path, positive_int
 from cleann.errors import BadInputError
+from cleann.pipeline.params import DEFAULT_MAX_LENGTH
 from cleann.sources.text import OFFLINE_CORPORA
 
 MAX_LENGTH = 512  # MiniLM / BERT position embeddings
-DEFAULT_MAX_LENGTH = 128  # = cleann.pipeline.params.DEFAULT_MAX_LENGTH (explain's default)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
