@@ -948,3 +948,384 @@ def iteration_tree(marks, nodes, R, r, start, bounds, legacy, ov_keys, ov_dec, n
                     log[n_del, 2 + c] = zs[c]
                 n_del += 1
     return n_del, tests, anyc, -1, OK
+
+
+# --- R5-R10 ------------------------------------------------------------------------------
+BUDGET = 3  # status: an uncovered-path search exceeded MAX_PATH_STEPS (err = x, y, nx, ny)
+
+
+@njit(cache=True)
+def _can_finish(adj, cond, y, ny, prev, t, through, seen, queue):
+    """``orientation._can_finish``: can the partial path ..., prev, t be completed when
+    revisits of ``through`` are allowed? Search over (previous, current) states."""
+    size = adj.shape[0]
+    seen[:, :] = False
+    seen[prev, t] = True
+    queue[0, 0] = prev
+    queue[0, 1] = t
+    head = 0
+    tail = 1
+    while head < tail:
+        p = queue[head, 0]
+        u = queue[head, 1]
+        head += 1
+        if cond[u, ny] and not adj[u, y] and not adj[p, ny]:
+            return True
+        for w in range(size):
+            if adj[u, w] and cond[u, w] and through[w] and not adj[p, w] and not seen[u, w]:
+                seen[u, w] = True
+                queue[tail, 0] = u
+                queue[tail, 1] = w
+                tail += 1
+    return False
+
+
+@njit(cache=True)
+def uncovered(adj, x, y, nx, ny, cond, allowed, path, masks, kids, nkids, kpos, seen, queue, limits):
+    """``orientation.uncovered_path``: length of the inner path written to ``path``
+    (0 = none, -1 = MAX_PATH_STEPS exceeded). Same search order, pruning and step count."""
+    size = adj.shape[0]
+    if nx == ny:
+        path[0] = nx
+        return 1
+    for w in range(size):
+        masks[0, w] = allowed[w]
+    masks[0, x] = False
+    masks[0, y] = False
+    masks[0, nx] = False
+    masks[0, ny] = False
+    if cond[nx, ny] and not adj[nx, y] and not adj[x, ny]:
+        path[0] = nx
+        path[1] = ny
+        return 2
+    path[0] = nx
+    top = 0  # index of the last path node; its candidate list is kids[top]
+    nk = 0
+    for w in range(size):
+        if adj[nx, w] and masks[0, w] and cond[nx, w] and not adj[x, w]:
+            kids[0, nk] = w
+            nk += 1
+    nkids[0] = nk
+    kpos[0] = 0
+    steps = 0
+    while top >= 0:
+        if kpos[top] >= nkids[top]:
+            top -= 1
+            continue
+        t = kids[top, kpos[top]]
+        kpos[top] += 1
+        prev = path[top]
+        if t == ny:
+            path[top + 1] = t
+            return top + 2
+        for w in range(size):
+            masks[top + 1, w] = masks[top, w]
+        masks[top + 1, t] = False
+        steps += 1
+        if steps > limits[0]:
+            return -1
+        if cond[t, ny] and not adj[t, y] and not adj[prev, ny]:
+            path[top + 1] = t
+            path[top + 2] = ny
+            return top + 3
+        if steps > limits[1]:
+            if not _can_finish(adj, cond, y, ny, prev, t, masks[top + 1], seen, queue):
+                continue
+        top += 1
+        path[top] = t
+        nk = 0
+        for w in range(size):
+            if adj[t, w] and masks[top, w] and cond[t, w] and not adj[prev, w]:
+                kids[top, nk] = w
+                nk += 1
+        nkids[top] = nk
+        kpos[top] = 0
+    return 0
+
+
+@njit(cache=True)
+def orient_r5_r10(marks, nodes, batch, err, limits):
+    """``orientation.orient_fixpoint`` for the batch (5, 6, 7) (``batch`` 5) or (8, 9, 10)
+    (``batch`` 8, with the R9 'no path' and R10 path memos of that fixpoint). Returns
+    (passes, status): status BUDGET with ``err`` = (x, y, nx, ny) when an uncovered-path
+    search exceeded ``limits[0]`` steps (``orientation.MAX_PATH_STEPS``; pruning starts after
+    ``limits[1]`` = ``orientation._PRUNE_AFTER``), NO_FIXPOINT after MAX_PASSES."""
+    size = marks.shape[0]
+    adj = marks != NONE
+    everyone = np.zeros(size, np.bool_)
+    for a in nodes:
+        everyone[a] = True
+    path = np.empty(size + 2, np.int64)
+    masks = np.zeros((size + 1, size), np.bool_)
+    kids = np.empty((size + 1, size), np.int64)
+    nkids = np.zeros(size + 1, np.int64)
+    kpos = np.zeros(size + 1, np.int64)
+    seen = np.zeros((size, size), np.bool_)
+    queue = np.empty((size * size + 1, 2), np.int64)
+    circ = np.zeros((size, size), np.bool_)
+    pp = np.zeros((size, size), np.bool_)
+    r9_failed = np.zeros((size, size), np.bool_)
+    memo = dict()
+    memo[(-1, -1, -1, -1)] = False
+    lst_a = np.empty(size, np.int64)
+    lst_b = np.empty(size, np.int64)
+    edges = np.empty((size * size, 2), np.int64)
+    sel = np.zeros(size, np.bool_)
+    before = marks.copy()
+    for n_pass in range(1, MAX_PASSES + 1):
+        before[:, :] = marks
+        if batch == 5:
+            # R5
+            ne = 0
+            for a in range(size):
+                for b in range(size):
+                    circ[a, b] = marks[a, b] == CIRCLE and marks[b, a] == CIRCLE
+            for a in range(size):
+                for b in range(size):
+                    if circ[a, b]:
+                        edges[ne, 0] = a
+                        edges[ne, 1] = b
+                        ne += 1
+            for e in range(ne):
+                a = edges[e, 0]
+                b = edges[e, 1]
+                na = 0
+                for w in range(size):
+                    if circ[a, w] and not adj[b, w] and w != b:
+                        lst_a[na] = w
+                        na += 1
+                nb = 0
+                for w in range(size):
+                    if circ[b, w] and not adj[a, w] and w != a:
+                        lst_b[nb] = w
+                        nb += 1
+                for p in range(na):
+                    for q in range(nb):
+                        ln = uncovered(adj, a, b, lst_a[p], lst_b[q], circ, everyone, path, masks, kids, nkids, kpos,
+                                       seen, queue, limits)
+                        if ln < 0:
+                            err[0] = a
+                            err[1] = b
+                            err[2] = lst_a[p]
+                            err[3] = lst_b[q]
+                            return n_pass, BUDGET
+                        if ln == 0:
+                            continue
+                        marks[a, b] = TAIL
+                        marks[b, a] = TAIL
+                        u = a
+                        for s in range(ln + 1):
+                            v = path[s] if s < ln else b
+                            if adj[u, v]:
+                                marks[u, v] = TAIL
+                                marks[v, u] = TAIL
+                            u = v
+                        for s in range(size):
+                            for t in range(size):
+                                circ[s, t] = marks[s, t] == CIRCLE and marks[t, s] == CIRCLE
+            # R6
+            for b in nodes:
+                has = False
+                for w in range(size):
+                    if marks[b, w] == TAIL and marks[w, b] == TAIL:
+                        has = True
+                        break
+                if has:
+                    for w in range(size):
+                        if marks[b, w] == CIRCLE:
+                            marks[b, w] = TAIL
+            # R7
+            for b in nodes:
+                na = 0
+                for w in range(size):
+                    if marks[b, w] == CIRCLE and marks[w, b] == TAIL:
+                        lst_a[na] = w
+                        na += 1
+                if na == 0:
+                    continue
+                for c in range(size):
+                    sel[c] = False
+                    if marks[b, c] != CIRCLE:
+                        continue
+                    for p in range(na):
+                        if lst_a[p] != c and not adj[lst_a[p], c]:
+                            sel[c] = True
+                            break
+                for c in range(size):
+                    if sel[c]:
+                        marks[b, c] = TAIL
+        else:
+            # R8
+            for b in nodes:
+                na = 0
+                nc = 0
+                for w in range(size):
+                    m = marks[b, w]
+                    if (m == ARROW or m == CIRCLE) and marks[w, b] == TAIL:
+                        lst_a[na] = w
+                        na += 1
+                    if m == TAIL and marks[w, b] == ARROW:
+                        lst_b[nc] = w
+                        nc += 1
+                for p in range(na):
+                    for q in range(nc):
+                        a = lst_a[p]
+                        c = lst_b[q]
+                        if marks[a, c] == CIRCLE and marks[c, a] == ARROW:
+                            marks[a, c] = TAIL
+            # R9 (returns after its first change)
+            for s in range(size):
+                for t in range(size):
+                    pp[s, t] = marks[s, t] != NONE and marks[s, t] != ARROW and marks[t, s] != TAIL
+            done9 = False
+            for a in nodes:
+                nc = 0
+                for w in range(size):
+                    if marks[a, w] == CIRCLE and marks[w, a] == ARROW:
+                        lst_a[nc] = w
+                        nc += 1
+                for q in range(nc):
+                    c = lst_a[q]
+                    if r9_failed[a, c]:
+                        continue
+                    found = False
+                    for b in range(size):
+                        if not pp[a, b] or adj[c, b] or b == c or b == a:
+                            continue
+                        for d in range(size):
+                            if not pp[d, c] or not everyone[d] or d == a or d == b or d == c:
+                                continue
+                            ln = uncovered(adj, a, c, b, d, pp, everyone, path, masks, kids, nkids, kpos, seen, queue, limits)
+                            if ln < 0:
+                                err[0] = a
+                                err[1] = c
+                                err[2] = b
+                                err[3] = d
+                                return n_pass, BUDGET
+                            if ln > 0:
+                                found = True
+                                break
+                        if found:
+                            break
+                    if found:
+                        marks[a, c] = TAIL
+                        done9 = True
+                        break
+                    r9_failed[a, c] = True
+                if done9:
+                    break
+            # R10 (returns after its first change)
+            for s in range(size):
+                for t in range(size):
+                    pp[s, t] = marks[s, t] != NONE and marks[s, t] != ARROW and marks[t, s] != TAIL
+            done10 = False
+            for c in nodes:
+                n_a = 0
+                for w in range(size):
+                    if marks[w, c] == CIRCLE and marks[c, w] == ARROW:
+                        lst_a[n_a] = w
+                        n_a += 1
+                if n_a == 0:
+                    continue
+                nbd = 0
+                for w in range(size):
+                    if marks[w, c] == TAIL and marks[c, w] == ARROW:
+                        lst_b[nbd] = w
+                        nbd += 1
+                if nbd < 2:
+                    continue
+                for p in range(n_a):
+                    a = lst_a[p]
+                    nk = 0
+                    for w in range(size):
+                        if pp[a, w] and w != c:
+                            kids[size, nk] = w  # the last row of kids is free: paths never reach depth size
+                            nk += 1
+                    if nk < 2:
+                        continue
+                    kid = kids[size, :nk].copy()
+                    usable = np.zeros(nk, np.bool_)
+                    any_usable = False
+                    for e in range(nk):
+                        for f in range(nk):
+                            if e != f and not adj[kid[e], kid[f]]:
+                                usable[e] = True
+                                any_usable = True
+                                break
+                    if not any_usable:
+                        continue
+                    to_b = np.zeros(nk, np.bool_)
+                    to_d = np.zeros(nk, np.bool_)
+                    for ib in range(nbd):
+                        for idd in range(ib + 1, nbd):
+                            b = lst_b[ib]
+                            d = lst_b[idd]
+                            anyb = False
+                            for e in range(nk):
+                                to_b[e] = False
+                                if usable[e]:
+                                    key = (a, c, kid[e], b)
+                                    if key in memo:
+                                        to_b[e] = memo[key]
+                                    else:
+                                        ln = uncovered(adj, a, c, kid[e], b, adj, everyone, path, masks, kids, nkids,
+                                                       kpos, seen, queue, limits)
+                                        if ln < 0:
+                                            err[0] = a
+                                            err[1] = c
+                                            err[2] = kid[e]
+                                            err[3] = b
+                                            return n_pass, BUDGET
+                                        memo[key] = ln > 0
+                                        to_b[e] = ln > 0
+                                anyb = anyb or to_b[e]
+                            if not anyb:
+                                continue
+                            for f in range(nk):
+                                to_d[f] = False
+                                if usable[f]:
+                                    key = (a, c, kid[f], d)
+                                    if key in memo:
+                                        to_d[f] = memo[key]
+                                    else:
+                                        ln = uncovered(adj, a, c, kid[f], d, adj, everyone, path, masks, kids, nkids,
+                                                       kpos, seen, queue, limits)
+                                        if ln < 0:
+                                            err[0] = a
+                                            err[1] = c
+                                            err[2] = kid[f]
+                                            err[3] = d
+                                            return n_pass, BUDGET
+                                        memo[key] = ln > 0
+                                        to_d[f] = ln > 0
+                            hit = False
+                            for e in range(nk):
+                                if not to_b[e]:
+                                    continue
+                                for f in range(nk):
+                                    if to_d[f] and e != f and not adj[kid[e], kid[f]]:
+                                        hit = True
+                                        break
+                                if hit:
+                                    break
+                            if hit:
+                                marks[a, c] = TAIL
+                                done10 = True
+                                break
+                        if done10:
+                            break
+                    if done10:
+                        break
+                if done10:
+                    break
+        same = True
+        for a in range(size):
+            for b in range(size):
+                if before[a, b] != marks[a, b]:
+                    same = False
+                    break
+            if not same:
+                break
+        if same:
+            return n_pass, OK
+    return MAX_PASSES, NO_FIXPOINT

@@ -17,7 +17,8 @@ import numpy as np
 
 from cleann.causal import _kernels as K
 from cleann.causal.citest import FisherZTest
-from cleann.causal.orientation import orient_fixpoint
+from cleann.causal import orientation as ori
+from cleann.causal.orientation import PathSearchBudgetExceeded, orient_fixpoint
 from cleann.causal.pag import PAG
 
 
@@ -64,6 +65,23 @@ class _State:
             self.sep_buf[j, i, :k] = sep
         self.sep_len[i, j] = self.sep_len[j, i] = k
 
+    def add_log(self, log: np.ndarray, k: int) -> None:
+        """Sepsets of the deletions ``log[:, :2]`` with members ``log[:, 2:2 + k]``, in order."""
+        if not len(log):
+            return
+        self.need_k(k)
+        if k == 0:
+            self.sepsets.update(dict.fromkeys(map(tuple, log[:, :2].tolist()), ()))
+        elif k == 1:
+            self.sepsets.update({(i, j): (z,) for i, j, z in log[:, :3].tolist()})
+        else:
+            self.sepsets.update({(row[0], row[1]): tuple(row[2:]) for row in log[:, :2 + k].tolist()})
+        i, j = log[:, 0], log[:, 1]
+        self.sep_len[i, j] = self.sep_len[j, i] = k
+        if k:
+            self.sep_buf[i, j, :k] = log[:, 2:2 + k]
+            self.sep_buf[j, i, :k] = log[:, 2:2 + k]
+
     def resolve(self) -> None:
         """Decide the kernel's unsure test with the pure path's p-value; remember it."""
         x, y, k = (int(v) for v in self.unsure[:3])
@@ -99,8 +117,20 @@ class _State:
         if r0:
             K.v_structures(self.marks, self.nodes, self.sep_len, self.sep_buf)
         for rules in batches:
-            if tuple(rules) == (1, 2, 3, 4):
+            rules = tuple(rules)
+            if rules == (1, 2, 3, 4):
                 if K.orient_r1_r4(self.marks, self.nodes, self.sep_len, self.sep_buf) < 0:
+                    raise RuntimeError(f"orientation rules {list(rules)} did not reach a fixpoint in {K.MAX_PASSES} passes")
+            elif rules in ((5, 6, 7), (8, 9, 10)):
+                err = np.zeros(4, np.int64)
+                limits = np.array([ori.MAX_PATH_STEPS, ori._PRUNE_AFTER], np.int64)  # read now: tests patch them
+                _, status = K.orient_r5_r10(self.marks, self.nodes, rules[0], err, limits)
+                if status == K.BUDGET:
+                    x, y, nx, ny = err.tolist()
+                    raise PathSearchBudgetExceeded(
+                        f"uncovered-path search <{x}, {nx}, ..., {ny}, {y}> on a {len(self.marks)}-node graph "
+                        f"exceeded {ori.MAX_PATH_STEPS:,} steps (orientation rules R5/R9/R10)")
+                if status == K.NO_FIXPOINT:
                     raise RuntimeError(f"orientation rules {list(rules)} did not reach a fixpoint in {K.MAX_PASSES} passes")
             else:
                 orient_fixpoint(self.marks, self.nodes, self.sepsets, rules)
@@ -119,9 +149,9 @@ def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: in
         out_pairs = np.empty((len(nodes) * (len(nodes) - 1) // 2, 2), np.int64)
         cnt, tests, _ = st.run(lambda *a: K.marginal(st.R, nodes, st.bounds, st.legacy, *a, out_pairs))
         st.count(0, tests)
-        for i, j in out_pairs[:cnt].tolist():
-            pag.remove_edge(i, j)
-            st.add_sepset(i, j, ())
+        pag.marks[out_pairs[:cnt, 0], out_pairs[:cnt, 1]] = 0
+        pag.marks[out_pairs[:cnt, 1], out_pairs[:cnt, 0]] = 0
+        st.add_log(out_pairs[:cnt], 0)
     st.orient([(1, 2, 3, 4)], reset=False)
     iterations = 1
 
@@ -135,8 +165,7 @@ def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: in
             n_del, tests, any_candidate, _ = st.run(
                 lambda *a: K.iteration_r1(st.marks, nodes, st.R, st.bounds, st.legacy, *a, log))
             st.count(1, tests)
-            for i, j, z in log[:n_del].tolist():
-                st.add_sepset(i, j, (z,))
+            st.add_log(log[:n_del], 1)
             st.orient([(1, 2, 3, 4), (5, 6, 7), (8, 9, 10)], reset=True)
             iterations += 1
             done = not any_candidate
@@ -146,8 +175,7 @@ def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: in
                 n_del, tests, any_candidate, _ = st.run(
                     lambda *a: K.iteration_r2(st.marks, nodes, st.R, st.bounds, st.legacy, *a, log))
                 st.count(2, tests)
-                for i, j, u, v in log[:n_del].tolist():
-                    st.add_sepset(i, j, (u, v))
+                st.add_log(log[:n_del], 2)
             else:
                 any_candidate = _iteration_tree(st, r, _Candidates)
             iterations += 1
@@ -182,8 +210,7 @@ def _iteration_tree(st: _State, r: int, candidates_cls) -> bool:
             lambda *a: K.iteration_tree(st.marks, nodes, st.R, r, start, st.bounds, st.legacy, *a, log))
         any_candidate |= bool(anyc)
         st.count(r, tests)
-        for row in log[:n_del].tolist():
-            st.add_sepset(row[0], row[1], tuple(row[2:]))
+        st.add_log(log[:n_del], r)
         if pair < 0:
             return any_candidate
         i, j = int(nodes[pair // n]), int(nodes[pair % n])

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from cleann.causal import _kernels as K
 from cleann.causal import icd_compiled
+from cleann.causal import orientation as ori
 from cleann.causal.citest import FisherZTest, attention_to_correlation, fisher_pvalues
 from cleann.causal.icd import learn_icd
 from cleann.causal.icd_candidates import legal_subsets_within
@@ -214,3 +215,39 @@ def test_orientation_kernels_equal_python(seed):
         passes = orient_fixpoint(w, nodes, sepsets, (1, 2, 3, 4))
         assert K.orient_r1_r4(g, nodes.astype(np.int64), sep_len, sep_buf) == passes
         assert (g == w).all()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_r5_to_r10_kernel_equals_python(seed):
+    """Random marks (circles, arrows, tails; dense enough for uncovered paths)."""
+    rng = np.random.default_rng(seed)
+    pag = _random_pag(13, 300 + seed, density=0.3)
+    if seed % 2:  # mostly circles: R5's circle paths
+        pag.marks[pag.marks != 0] = np.where(rng.random(int((pag.marks != 0).sum())) < 0.8, 1, 3)
+    nodes = np.arange(13)
+    limits = np.array([ori.MAX_PATH_STEPS, ori._PRUNE_AFTER], np.int64)
+    for batch in ((5, 6, 7), (8, 9, 10)):
+        w, g = pag.marks.copy(), pag.marks.copy()
+        passes = orient_fixpoint(w, nodes, {}, batch)
+        got, status = K.orient_r5_r10(g, nodes.astype(np.int64), batch[0], np.zeros(4, np.int64), limits)
+        assert status == K.OK and got == passes
+        assert (g == w).all()
+
+
+def test_path_budget_raises_the_same_error(monkeypatch):
+    """A tiny MAX_PATH_STEPS (read at call time, as in orientation.py) stops both paths."""
+    rng = np.random.default_rng(1)
+    pag = PAG(range(16), complete=False)
+    for i in range(16):  # a sparse circle graph: long uncovered-path searches
+        for j in range(i + 1, 16):
+            if rng.random() < 0.25:
+                pag.marks[i, j] = pag.marks[j, i] = 1
+    monkeypatch.setattr(ori, "MAX_PATH_STEPS", 2)
+    monkeypatch.setattr(ori, "_PRUNE_AFTER", 0)
+    nodes = np.arange(16)
+    with pytest.raises(ori.PathSearchBudgetExceeded) as want:
+        orient_fixpoint(pag.marks.copy(), nodes, {}, (5, 6, 7))
+    st_ = icd_compiled._State(pag, nodes, FisherZTest(np.eye(16), 64, 0.01))
+    with pytest.raises(ori.PathSearchBudgetExceeded) as got:
+        st_.orient([(5, 6, 7)], reset=False, r0=False)
+    assert str(got.value) == str(want.value)
