@@ -32,6 +32,7 @@ NONE, CIRCLE, ARROW, TAIL = 0, 1, 2, 3
 BAND = 1e-8  # half-width of the uncertain band around r*_k
 MIN_PIVOT = 1e-5  # smaller |LU pivot| -> uncertain (the pure path's pinv fallback is near)
 MAX_K = 64  # widest conditioning set a compiled test handles (override key width)
+MAX_TREE_SIZE = 9 * 63  # widest graph (positions) whose r >= 3 candidates are compiled
 INDEP, DEP, UNSURE = 1, 0, -1
 OK, ABORT, NO_FIXPOINT = 0, 1, 2
 MAX_PASSES = 10_000
@@ -857,7 +858,7 @@ def iteration_tree(marks, nodes, R, r, start, bounds, legacy, ov_keys, ov_dec, n
     z_1..z_r)``. Returns (deletions, tests, any candidate, pair to do in Python or -1,
     status); pairs before linear index ``start`` (ii * |nodes| + jj) are skipped, and a
     pair the bit masks cannot handle stops the kernel (status OK, pair >= 0). Needs
-    marks.shape[0] <= 126 (node sets are de-duplicated as two 63-bit words)."""
+    marks.shape[0] <= MAX_TREE_SIZE (node sets are de-duplicated as nine 63-bit words)."""
     size = marks.shape[0]
     A = np.empty((r + 2, r + 4))
     zs = np.empty(r, np.int64)
@@ -869,6 +870,7 @@ def iteration_tree(marks, nodes, R, r, start, bounds, legacy, ov_keys, ov_dec, n
     depth = np.empty(cap, np.int64)
     parent = np.empty(cap, np.int64)
     skel = np.zeros((size, size), np.bool_)
+    words = np.zeros(9, np.int64)
     n_del = 0
     tests = 0
     anyc = False
@@ -911,15 +913,11 @@ def iteration_tree(marks, nodes, R, r, start, bounds, legacy, ov_keys, ov_dec, n
                 else:
                     row = sj[pj]
                     pj += 1
-                w0 = np.int64(0)
-                w1 = np.int64(0)
+                for c in range(9):
+                    words[c] = 0
                 for c in range(r):
-                    v = row[c]
-                    if v < 63:
-                        w0 |= np.int64(1) << v
-                    else:
-                        w1 |= np.int64(1) << (v - 63)
-                kk = (w0, w1)
+                    words[row[c] // 63] |= np.int64(1) << (row[c] % 63)
+                kk = (words[0], words[1], words[2], words[3], words[4], words[5], words[6], words[7], words[8])
                 if kk in seen:
                     continue
                 seen[kk] = True

@@ -15,6 +15,11 @@ of its nodes, the closure when the edge was a possibly-directed arc). A (pair, s
 never tested twice within ICD (sizes differ between iterations and candidate lists are
 de-duplicated), so no result cache is needed on the hot path. Any other ``ci_test``
 gets the same semantics one ``independent`` call at a time.
+
+That is the *pure* path. By default a fresh ``FisherZTest`` runs the same schedule through
+numba kernels (``icd_compiled`` / ``_kernels``: ~20x fewer seconds per real head, same
+PAG, sepsets and test counts; ``CLEANN_ICD_PURE=1`` or ``compiled=False`` selects the
+pure path, which the equivalence tests compare against).
 """
 from __future__ import annotations
 

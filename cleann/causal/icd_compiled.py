@@ -197,8 +197,8 @@ def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: in
 def _iteration_tree(st: _State, r: int, candidates_cls) -> bool:
     """r >= 3 through ``_kernels.iteration_tree``; a pair it cannot enumerate (more
     than 62 candidate labels) runs :func:`_python_pair` and the kernel resumes after it.
-    Graphs over more than 126 positions use the Python candidates throughout."""
-    if st.marks.shape[0] > 126:
+    Graphs over more than ``MAX_TREE_SIZE`` (567) positions use the Python candidates throughout."""
+    if st.marks.shape[0] > K.MAX_TREE_SIZE:
         return _iteration_tree_python(st, r, candidates_cls)
     nodes = st.nodes
     n = len(nodes)

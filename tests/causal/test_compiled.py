@@ -90,8 +90,12 @@ def test_deep_iterations_reached_and_equal():
     _assert_same(pure, comp)
 
 
-def test_wide_graph_uses_python_trees_and_agrees():
-    """Positions beyond 126 switch the r >= 3 candidates to Python: still equal."""
+@pytest.mark.parametrize("limit", [None, 126])
+def test_wide_graph_and_python_tree_fallback_agree(monkeypatch, limit):
+    """Positions 115-139 (several dedup words); with a lower limit the r >= 3 candidates
+    run in Python (the path for graphs over MAX_TREE_SIZE positions): both equal."""
+    if limit is not None:
+        monkeypatch.setattr(K, "MAX_TREE_SIZE", limit)
     corr = attention_to_correlation(_attention(140, 1, 1.0))
     nodes = list(range(115, 140))
     pure, comp, _, _ = _both(corr, nodes, 384, 0.01, False)
