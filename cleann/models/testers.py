@@ -45,7 +45,7 @@ class SentimentTester:
     ``inference.pred``. ``forward_passes`` counts model calls; ``accepted`` maps each
     accepted candidate to its :class:`TextOutcome`.
 
-    ``fast``: an optional :class:`cleann.models.fast_rows.FastRows` (an int8 copy of
+    ``fast``: an optional :class:`cleann.models.fast_rows.FastRows` (a bf16 copy of
     ``model`` and its measured margin) that runs every row first; rows it cannot decide
     with a lead above the margin, and rows whose class changed, are run again by
     ``model`` (float32), so the verdicts and outcomes are ``model``'s. ``rechecked``

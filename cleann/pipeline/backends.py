@@ -6,9 +6,8 @@ Both back-ends expose the same four things the stage needs: batched inference, t
 target position, the model's hidden size (CLEANN's N) and a batched tester.
 ``device`` (``auto|cpu|cuda``, resolved by :func:`cleann.models.device.resolve_device`)
 is where the model lives; inference, tester and baselines follow the model's device.
-On the CPU the text tester runs its rows through an int8 copy first and re-checks
-undecided rows in float32 (:mod:`cleann.models.fast_rows`; same verdicts, about half
-the cost per row).
+On a CPU with native bf16 the text tester runs its rows through a bf16 copy first and
+re-checks undecided rows in float32 (:mod:`cleann.models.fast_rows`; same verdicts).
 """
 from __future__ import annotations
 
@@ -53,12 +52,12 @@ class TextBackend:
 
     @property
     def fast_rows(self):
-        """The int8 copy and its margin for tester rows (CPU only; None on a GPU or when disabled)."""
+        """The bf16 copy and its margin for tester rows (CPU only; None on a GPU or when disabled)."""
         with _LOCK:
             if self._fast is None:
-                from cleann.models.fast_rows import FastRows, int8_twin
+                from cleann.models.fast_rows import FastRows, bf16_twin
 
-                twin = int8_twin(self.model) if self._fast_rows else None
+                twin = bf16_twin(self.model) if self._fast_rows else None
                 self._fast = FastRows(twin) if twin is not None else False
         return self._fast or None
 
