@@ -127,7 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-onnx", action="store_true")
     ap.add_argument("--rec", action="store_true",
                     help="only the BERT4Rec tester (default model if trained, else a fresh one, same cost)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="only the thread experiment: N Python threads run float32 tester calls "
+                         "at once, at each --threads (the `threads` runner's situation)")
     args = ap.parse_args(argv)
+    if args.workers:
+        return thread_rows(args, argv)
     if args.rec:
         return rec_rows(args, argv)
     load_start = os.getloadavg()
@@ -270,6 +275,48 @@ def main(argv: list[str] | None = None) -> int:
           f"{fast8.seen} calibration/re-check rows |")
     if onnx_note:
         print(f"\n{onnx_note}")
+    return 0
+
+
+def thread_rows(args, argv) -> int:
+    """``--workers`` Python threads each running tester calls, per torch thread count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cleann.models.sentiment import infer
+    from cleann.models.testers import SentimentTester
+    from cleann.sources.text import load_offline
+
+    load_start = os.getloadavg()
+    name, model, tok = load_model(args.model)
+    df = load_offline("rt_snippets")
+    texts = df[df.split == "test"].sort_values("doc_id").text.head(args.snippets).tolist()
+    infs = infer(model, tok, texts, max_length=128)
+    rows = max(args.rows)
+    jobs = [(inf, candidate_rows(len(inf.token_ids), rows)) for inf in infs]
+
+    def work(part):
+        for inf, cands in part:
+            SentimentTester(model, tok, inf)(cands)
+
+    parts = [jobs[i::args.workers] for i in range(args.workers)]
+    out = []
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        work(jobs[:1])  # warm-up
+        w, c = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(args.workers) as pool:
+            list(pool.map(work, parts))
+        n = rows * len(jobs)
+        out.append((threads, (time.perf_counter() - w) * 1000 / n, (time.process_time() - c) * 1000 / n))
+    print(f"model: {name}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; "
+          f"load average (1 min) at start {load_start[0]:.1f}, at end {os.getloadavg()[0]:.1f}")
+    print(f"command: .venv/bin/python bench/tester_rows.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    print(f"\n{args.workers} Python threads at once, float32 tester, {len(jobs)} snippets x {rows} rows\n")
+    print("| torch threads per call | ms per row, wall | ms per row, CPU time (all threads) |")
+    print("|---:|---:|---:|")
+    for threads, wall, cpu in out:
+        print(f"| {threads} | {wall:.3f} | {cpu:.3f} |")
     return 0
 
 
