@@ -27,7 +27,7 @@ def evaluate_corpus(settings: EvalSettings, params: ExplainParams = ExplainParam
     summary = explain_corpus(params, execution)
     db_path = str(execution.db or default_db_path())
     plan = plan_evaluate(db_path, summary["run_id"], settings, execution.limit, execution.batch_size,
-                         execution.staging_dir, command)
+                         execution.staging_dir, command, execution.device)
     get_run_logger().info("evaluate %s: %d samples in %d batches", plan.run_id, plan.n_pending, len(plan.batch_ids))
     failed = run_batches(plan, execution)
     return {**finish_job(plan, failed, started), "explain": summary}

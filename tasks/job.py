@@ -61,11 +61,11 @@ def plan_explain(params: ExplainParams, execution: ExecParams, model_path: str,
 
 @task(name="plan_evaluate", **RETRIES)
 def plan_evaluate(db_path: str, run_id: str, settings: EvalSettings, limit: int | None, batch_size: int,
-                  staging_dir: str | None, command: str | None) -> JobPlan:
+                  staging_dir: str | None, command: str | None, device: str = "cpu") -> JobPlan:
     """Stage the explain run's samples to score against the baselines; record the evaluation."""
     from cleann.metrics import driver
 
-    return driver.plan(db_path, run_id, settings, limit, batch_size, staging_dir, command)
+    return driver.plan(db_path, run_id, settings, limit, batch_size, staging_dir, command, device)
 
 
 @task(name="work_batch", task_run_name="{plan.job}-{batch_id}", **RETRIES)

@@ -62,7 +62,7 @@ def run_evaluate(params: ExplainParams, execution: ExecParams, settings: EvalSet
 
     summary = run_local(params, execution).as_dict()
     table = run_evaluation_local(execution.db or default_db_path(), summary["run_id"], settings, execution.limit,
-                                 execution.batch_size, execution.staging_dir, command)
+                                 execution.batch_size, execution.staging_dir, command, execution.device)
     return {"run_id": summary["run_id"], "explain": summary, "summary": table.to_dict(orient="records")}
 
 

@@ -33,13 +33,15 @@ def paired_table(db_path: str | Path, run_id: str) -> pd.DataFrame:
 
 
 def plan(db_path: str | Path, run_id: str, settings: EvalSettings, limit: int | None = None,
-         batch_size: int = 8, staging_dir: str | None = None, command: str | None = None) -> JobPlan:
+         batch_size: int = 8, staging_dir: str | None = None, command: str | None = None,
+         device: str = "cpu") -> JobPlan:
     """Stage the samples to evaluate and record the evaluation (see `plan_evaluation`)."""
     from cleann.metrics.plan import plan_evaluation
 
     p = plan_evaluation(db_path, run_id, settings, limit, batch_size, staging_dir, command)
     return JobPlan("evaluate", p.run_id, p.db_path, p.staging_root, p.model_path, p.params_json,
-                   tuple(p.batch_ids), p.n_samples, settings_json=p.settings_json)
+                   tuple(p.batch_ids), p.n_samples, settings_json=p.settings_json,
+                   options={"device": device})
 
 
 def work(plan: JobPlan, batch_id: str) -> str:
@@ -84,7 +86,7 @@ EVALUATE_JOB = StagedJob("evaluate", EVALUATE_TABLES, work, finish)
 
 def run_evaluation_local(db_path: str | Path, run_id: str, settings: EvalSettings, limit: int | None = None,
                          batch_size: int = 8, staging_dir: str | None = None,
-                         command: str | None = None) -> pd.DataFrame:
+                         command: str | None = None, device: str = "cpu") -> pd.DataFrame:
     """Evaluate an existing CLEANN run in this process; returns the per-explainer table."""
-    result = run_local(plan(db_path, run_id, settings, limit, batch_size, staging_dir, command))
+    result = run_local(plan(db_path, run_id, settings, limit, batch_size, staging_dir, command, device))
     return pd.DataFrame(result["summary"])

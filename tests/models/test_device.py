@@ -97,3 +97,44 @@ def test_cli_explain_cuda_without_gpu_exits_2(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0 and "no CUDA GPU" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("job", ["explain", "evaluate"])
+def test_work_steps_hand_the_plans_device_to_the_backend(monkeypatch, tmp_path, job):
+    """--device travels in the plan's options (not the run id) to the batch step."""
+    from cleann.metrics.settings import EvalSettings
+    from cleann.pipeline.job import JobPlan
+    from cleann.pipeline.params import ExplainParams
+
+    seen = {}
+
+    def fake(*args, **kwargs):
+        seen["device"] = kwargs.get("device")
+        return "manifest"
+
+    if job == "explain":
+        from cleann.pipeline import driver, stage
+
+        monkeypatch.setattr(stage, "process_batch", fake)
+        work = driver.work
+    else:
+        from cleann.metrics import driver, stage
+
+        monkeypatch.setattr(stage, "evaluate_batch", fake)
+        work = driver.work
+    plan = JobPlan(job, "r1", str(tmp_path / "x.duckdb"), str(tmp_path), "m", ExplainParams().to_json(),
+                   ("b1",), 1, settings_json=EvalSettings(explainers=("ig",)).to_json(), options={"device": "auto"})
+    assert work(plan, "b1") == "manifest" and seen["device"] == "auto"
+
+
+def test_evaluate_plan_records_the_device(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from cleann.metrics import driver, plan as plan_mod
+    from cleann.metrics.settings import EvalSettings
+
+    monkeypatch.setattr(plan_mod, "plan_evaluation", lambda *a, **k: SimpleNamespace(
+        run_id="r1", db_path="d", staging_root=str(tmp_path), model_path="m", params_json="{}",
+        batch_ids=["b1"], n_samples=1, settings_json=EvalSettings(explainers=("ig",)).to_json()))
+    assert driver.plan("d", "r1", EvalSettings(explainers=("ig",)), device="cpu").options["device"] == "cpu"
+    assert driver.plan("d", "r1", EvalSettings(explainers=("ig",))).options["device"] == "cpu"  # the default
