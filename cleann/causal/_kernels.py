@@ -31,7 +31,7 @@ from numba import njit
 NONE, CIRCLE, ARROW, TAIL = 0, 1, 2, 3
 BAND = 1e-8  # half-width of the uncertain band around r*_k
 MIN_PIVOT = 1e-5  # smaller |LU pivot| -> uncertain (the pure path's pinv fallback is near)
-MAX_K = 64  # widest conditioning set a compiled test handles (override key width)
+MAX_K = 64  # initial override key width (conditioning sets); the driver widens it when needed
 MAX_TREE_SIZE = 9 * 63  # widest graph (positions) whose r >= 3 candidates are compiled
 INDEP, DEP, UNSURE = 1, 0, -1
 OK, ABORT, NO_FIXPOINT = 0, 1, 2

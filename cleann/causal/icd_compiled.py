@@ -49,6 +49,13 @@ class _State:
         self.overrides = 0
 
     def need_k(self, k: int) -> None:
+        """Make the bounds, sepset buffer and unsure/override keys wide enough for |Z| = k."""
+        if 3 + k > self.unsure.shape[0]:  # keys are (x, y, k, z_1..z_k)
+            width = 3 + 2 * k
+            self.unsure = np.zeros(width, np.int64)
+            keys = np.zeros((len(self.ov_keys), width), np.int64)
+            keys[:, : self.ov_keys.shape[1]] = self.ov_keys
+            self.ov_keys = keys
         if k >= len(self.bounds):
             self.bounds = _bounds(self.ci.num_samples, self.ci.alpha, self.legacy, max(k, 2 * len(self.bounds)))
         if k > self.sep_buf.shape[2]:
