@@ -1,12 +1,13 @@
 """ICD driven through the compiled kernels of ``_kernels`` (the default for FisherZTest).
 
 The same schedule as ``icd.learn_icd`` (r = 0, R0 + R1-R4, r = 1, reset + R0-R10,
-r = 2, ...), with r = 0, r = 1, r = 2, the CI tests of every r, R0 and the R1-R4
-fixpoint compiled. R5-R10 (rare, exponential path searches with their own budget) and
-the PDS-tree candidates of r >= 3 stay in Python. A kernel that meets a test too close
-to the decision threshold to decide with certainty (see ``_kernels``) stops; the test is
-decided by the pure path's own p-value, remembered, and the kernel re-runs from the same
-marks, so every decision is the pure path's.
+r = 2, ...), every step compiled: r = 0, r = 1, r = 2, r >= 3 (PDS trees and legal
+subsets), the CI tests, R0, R1-R4 and R5-R10. Python keeps the bookkeeping (sepset dict,
+test counters) and two fallbacks: r >= 3 candidates of a pair whose pruned tree has more
+than 62 labels, and of graphs over ``MAX_TREE_SIZE`` positions. A kernel that meets a
+test too close to the decision threshold to decide with certainty (see ``_kernels``)
+stops; the test is decided by the pure path's own p-value, remembered, and the kernel
+re-runs from the same marks, so every decision is the pure path's.
 """
 from __future__ import annotations
 
@@ -16,14 +17,15 @@ from itertools import combinations
 import numpy as np
 
 from cleann.causal import _kernels as K
-from cleann.causal.citest import FisherZTest
 from cleann.causal import orientation as ori
+from cleann.causal.citest import FisherZTest
 from cleann.causal.orientation import PathSearchBudgetExceeded, orient_fixpoint
 from cleann.causal.pag import PAG
 
 
 @lru_cache(maxsize=64)
 def _bounds(num_samples: int, alpha: float, legacy: bool, k_max: int) -> np.ndarray:
+    """Decision bands per conditioning size, once per process and (N, alpha, rule)."""
     return K.decision_bounds(num_samples, alpha, legacy, k_max)
 
 
