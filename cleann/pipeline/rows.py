@@ -9,7 +9,11 @@ in history + appended predicted item); ``head = -1`` is the head-averaged attent
 its first token position. Explanation ranks: ``rank >= 1`` are a head's accepted sets in
 search order; ``rank = 0`` is one extra row per sample, a copy of the per-sample best set
 across heads (smallest size, then smallest distance sum, then lowest head, then rank),
-stored under the head it came from.
+stored under the head it came from. ``samples.explain_status`` says what the search
+concluded for a processed sample: ``ok`` (a set found), ``not_found`` (every allowed size
+searched) or ``budget`` (stopped by ``max_model_rows``; ``explain_reason`` says where).
+In ``search='first'`` mode only the winning head has an explanation row (rank 1, plus its
+rank-0 copy); the other heads store their graph and counts (``cleann.causal.multihead``).
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+
+from cleann.causal.multihead import HeadOutcome
 
 EXPLAINER = "cleann"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
@@ -28,7 +34,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("prob", pa.float64()), ("n_tokens", pa.int32()), ("status", pa.string()), ("error", pa.string()),
         ("seconds", pa.float64()), ("stage_seconds", pa.string()), ("probs", pa.list_(pa.float64())),
         ("truncated", pa.bool_()), ("forward_passes", pa.int64()), ("model_rows", pa.int64()), ("best_head", pa.int32()), ("best_size", pa.int32()),
-        ("batch_id", pa.string()),
+        ("batch_id", pa.string()), ("explain_status", pa.string()), ("explain_reason", pa.string()),
     ]),
     "tokens": pa.schema([
         ("run_id", pa.string()), ("sample_id", pa.string()), ("pos", pa.int32()), ("token_id", pa.int64()),
@@ -51,22 +57,6 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("tester_s", pa.float64()), ("top_attended", pa.list_(pa.int32())),
     ]),
 }
-
-
-@dataclass
-class HeadOutcome:
-    """One head's graph and explanation sets: (rank, positions, size, dist_sum, flipped_to, rep_rank)."""
-
-    head: int
-    n_nodes: int
-    edges: list[tuple[int, int, str, str]]
-    sets: list[tuple[int, tuple[int, ...], int, int, int | None, int | None]]
-    n_candidates: int
-    tester_calls: int
-    graph_s: float
-    search_s: float
-    tester_s: float
-    top_attended: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -94,7 +84,8 @@ class BatchRows:
         self._rows["samples"].append(self._sample(sid, label, STATUS_FAILED, reason[:500], view, stage_seconds=stages))
 
     def add_done(self, sid: str, label, view, outcomes: list[HeadOutcome], infer_s: float, passes,
-                 model_rows: int | None = None) -> None:
+                 model_rows: int | None = None, explain_status: str | None = None,
+                 explain_reason: str | None = None) -> None:
         self._add_tokens(sid, view)
         best = _best(outcomes)
         for o in outcomes:
@@ -125,7 +116,8 @@ class BatchRows:
         self._rows["samples"].append(self._sample(
             sid, label, STATUS_OK, None, view, stage_seconds=json.dumps(stages),
             seconds=infer_s + graph_s + search_s + tester_s, forward_passes=_int_or_none(passes),
-            model_rows=_int_or_none(model_rows),
+            model_rows=_int_or_none(model_rows), explain_status=explain_status,
+            explain_reason=None if explain_reason is None else str(explain_reason)[:500],
             best_head=None if best is None else best[0], best_size=best_size,
         ))
 
