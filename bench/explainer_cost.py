@@ -114,7 +114,13 @@ def run_kind(kind: str, ids, inputs, model_path: str, names: list[str], args) ->
     out = {n: {"found": [], "size": [], "seconds": [], "fwd": [], "bwd": [], "status": []} for n in names}
     removal = "pad"
     order = [0, *range(len(views))]  # item 0 twice: the first pass warms up and is not counted
+    start, done = time.perf_counter(), 0
     for i, idx in enumerate(order):
+        if i == 1:
+            start = time.perf_counter()  # the limit counts from after the warm-up
+        if args.max_minutes and done and time.perf_counter() - start > 60 * args.max_minutes:
+            print(f"[{kind}] time limit: stopping after {done} samples", file=sys.stderr, flush=True)
+            break
         view = views[idx]
         text = visible_text(backend.tokenizer, inputs[idx], args.max_length) if kind == "text" else None
         for name, explainer in explainers.items():
@@ -130,10 +136,11 @@ def run_kind(kind: str, ids, inputs, model_path: str, names: list[str], args) ->
             rec["fwd"].append(exp.cost.forward_rows)
             rec["bwd"].append(exp.cost.backward_rows)
             rec["status"].append(exp.status)
+        done += i > 0
         if i and i % 25 == 0:
             print(f"[{kind}] {i}/{len(views)} samples, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
-    lengths = [len(v.token_ids) for v in views]
-    return {"results": out, "infer_share": infer_share, "n": len(views), "lengths": lengths}
+    lengths = [len(v.token_ids) for v in views[:done]]
+    return {"results": out, "infer_share": infer_share, "n": done, "lengths": lengths}
 
 
 def table(run: dict) -> list[str]:
@@ -201,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-steps", type=int, default=50)
     ap.add_argument("--ig-batch-size", type=int, default=25)
     ap.add_argument("--shap-max-evals", type=int, default=500)
+    ap.add_argument("--max-minutes", type=float, help="per kind: stop taking new samples after this long "
+                                                       "(the table says how many were done)")
     ap.add_argument("--write", action="store_true", help="append to bench/results/explainer_cost.md")
     args = ap.parse_args(argv)
 

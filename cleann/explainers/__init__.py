@@ -19,7 +19,6 @@ REGISTRY: dict[str, str] = {
     "ig": "cleann.explainers.gradients:IntegratedGradients",
     "shap": "cleann.explainers.shap:ShapPartition",
     "oracle": "cleann.explainers.oracle:Oracle",
-    "cleann": "cleann.explainers.cleann:Cleann",
 }
 
 

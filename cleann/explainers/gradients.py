@@ -19,11 +19,14 @@ class GradientXInput(Explainer):
 
     name = "gxi"
 
-    def _explain(self, sample: Sample) -> Explanation:
-        from captum.attr import LayerGradientXActivation
+    def __init__(self) -> None:
+        from captum.attr import LayerGradientXActivation  # imported here: explain() times only the method
 
+        self._method = LayerGradientXActivation
+
+    def _explain(self, sample: Sample) -> Explanation:
         mi = sample.get_model_input()
-        method = LayerGradientXActivation(mi.forward, mi.embedding)
+        method = self._method(mi.forward, mi.embedding)
         with model_work(mi.model) as work:
             attr = method.attribute(mi.input_ids, target=mi.target)
         return _ranking(self.name, mi, attr, work)
@@ -35,13 +38,14 @@ class IntegratedGradients(Explainer):
     name = "ig"
 
     def __init__(self, n_steps: int = 50, internal_batch_size: int = 25) -> None:
+        from captum.attr import LayerIntegratedGradients  # imported here: explain() times only the method
+
+        self._method = LayerIntegratedGradients
         self.n_steps, self.internal_batch_size = int(n_steps), int(internal_batch_size)
 
     def _explain(self, sample: Sample) -> Explanation:
-        from captum.attr import LayerIntegratedGradients
-
         mi = sample.get_model_input()
-        method = LayerIntegratedGradients(mi.forward, mi.embedding)
+        method = self._method(mi.forward, mi.embedding)
         with model_work(mi.model) as work:
             attr = method.attribute(mi.input_ids, baselines=mi.reference_ids, target=mi.target,
                                     n_steps=self.n_steps, internal_batch_size=self.internal_batch_size)

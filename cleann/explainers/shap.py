@@ -43,10 +43,11 @@ class ShapPartition(Explainer):
     kinds = ("text",)
 
     def __init__(self, max_evals: int = 500, batch_size: int = 64) -> None:
+        self.shap = require_shap()  # imported here: explain() times only the method
         self.max_evals, self.batch_size = int(max_evals), int(batch_size)
 
     def _explain(self, sample: Sample) -> Explanation:
-        shap = require_shap()
+        shap = self.shap
         mi = sample.get_model_input()
         tokenizer = mi.tokenizer
         if tokenizer is None or sample.text is None:
