@@ -42,7 +42,8 @@ class SentimentTester:
     """Replace (by [PAD] as in the reference, or [MASK]) or delete candidate tokens.
 
     Returns, per candidate, whether the predicted class differs from
-    ``inference.pred``. ``forward_passes`` counts model calls; ``accepted`` maps each
+    ``inference.pred``. ``forward_passes`` counts batched passes of the searched rows (float32 re-checks of
+    the fast copy are counted apart, in ``rechecked``); ``accepted`` maps each
     accepted candidate to its :class:`TextOutcome`.
 
     ``fast``: an optional :class:`cleann.models.fast_rows.FastRows` (a bf16 copy of
@@ -131,7 +132,9 @@ class SentimentTester:
             self.fast.observe(fast[index], exact)
             logits[index] = exact
             done[redo] = True
-            self.forward_passes += -(-len(redo) // self.chunk)
+            # Not added to forward_passes: how many rows need the float32 re-check depends on
+            # the margin this process has calibrated so far, and stored counts must not
+            # depend on process history (a resumed run must equal an uninterrupted one).
             self.rechecked += len(redo)
 
     def probabilities(self, candidates: Sequence[tuple[int, ...]]) -> np.ndarray:
