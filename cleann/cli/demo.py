@@ -164,9 +164,13 @@ def explained_examples(con, run_id: str, n: int = 3, n_attended: int = 3) -> lis
 
 
 def _join(words: list[str]) -> str:
+    """Words back to readable text: no space before punctuation, "it ' s" -> "it's"."""
+    import re
+
     text = " ".join(words)
-    for p in (" .", " ,", " !", " ?", " ;", " :", " 's", " n't", " )"):
+    for p in (" .", " ,", " !", " ?", " ;", " :", " )"):
         text = text.replace(p, p[1:])
+    text = re.sub(r" (\S*'\S*) (s|t|ll|re|ve|d|m)\b", r"\1\2", text)
     return text.replace("( ", "(")
 
 

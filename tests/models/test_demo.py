@@ -111,3 +111,8 @@ def test_format_example_colours_or_brackets(monkeypatch):
     assert demo.use_colour(Tty())
     monkeypatch.setenv("NO_COLOR", "1")
     assert not demo.use_colour(Tty())
+
+
+def test_words_are_joined_back_into_readable_text():
+    assert demo._join(["it", "'", "s", "a", "[film]", ",", "can", "'", "t", "miss", "."]) == \
+        "it's a [film], can't miss."
