@@ -34,6 +34,7 @@ CLEANN_COST_SQL = """
            h.tester_s AS cleann_model_seconds,
            s.seconds - (h.graph_s + h.search_s + h.tester_s) AS cleann_infer_seconds,
            coalesce(s.model_rows, h.tester_calls) AS tester_rows,
+           s.explain_status AS cleann_status,
            (SELECT e.positions FROM explanations e WHERE e.run_id = s.run_id
              AND e.sample_id = s.sample_id AND e.explainer = 'cleann' AND e.rank = 0) AS positions
     FROM samples s

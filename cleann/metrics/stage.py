@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from cleann.explainers import Cost, Explainer, Explanation, get_explainer
+from cleann.explainers import STATUSES, Cost, Explainer, Explanation, get_explainer
 from cleann.explainers.samples import sample_from_view
 from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
 from cleann.metrics.rows import EvalRows
@@ -76,7 +76,9 @@ def cleann_explanation(row: pd.Series, candidates: tuple[int, ...]) -> tuple[Exp
                 model_seconds=_float(row.get("cleann_model_seconds")),
                 forward_rows=int(_float(row.get("tester_rows"))))
     sets = (tuple(int(p) for p in positions),) if has else ()
-    return Explanation("cleann", candidates, sets=sets, status="ok" if has else "not_found", cost=cost), infer
+    status = row.get("cleann_status")
+    status = status if isinstance(status, str) and status in STATUSES else ("ok" if has else "not_found")
+    return Explanation("cleann", candidates, sets=sets, status=status, cost=cost), infer
 
 
 def evaluate_sample(rows: EvalRows, sid: str, view, backend, row: pd.Series, params: ExplainParams,

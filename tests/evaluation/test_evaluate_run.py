@@ -111,7 +111,7 @@ def test_cost_sql_names_columns_the_explain_run_writes(tmp_path):
     finally:
         con.close()
     assert {"cleann_seconds", "cleann_graph_seconds", "cleann_search_seconds", "cleann_model_seconds",
-            "cleann_infer_seconds", "tester_rows", "positions"} <= set(frame.columns)
+            "cleann_infer_seconds", "tester_rows", "cleann_status", "positions"} <= set(frame.columns)
     assert "stage_seconds" not in CLEANN_COST_SQL
 
 
