@@ -100,7 +100,7 @@ def _charts(data: ReportData, colors: dict[str, str]) -> str:
     labels = {n: f"{summ.loc[n, 'seconds']:.3g} s, {summ.loc[n, 'forward_passes']:.0f} fwd + "
                  f"{summ.loc[n, 'backward_passes']:.0f} bwd" for n in names}
     charts.append(bar_chart("Cost per sample (seconds, log scale)", summ["seconds"].to_dict(), colors, log=True,
-                            xlabel="seconds per sample (inference pass shared by all excluded)", labels=labels))
+                            xlabel="seconds per sample (wall clock + the sample's inference share)", labels=labels))
     if data.kind == "rec":
         counts = {n: pd.Series(v).astype(int).value_counts().to_dict() for n, v in col("replacement_rank").items()}
         charts.append(grouped_histogram("Replacement rank of the new top-1 in the original top-10", counts,
@@ -172,7 +172,10 @@ def render_report(data: ReportData) -> str:
     notes = {"size": "CLEANN: |S| of the best set; rankings: tokens-to-flip (same tester and removal mode)",
              "comp@|S| / suff@|S|": "ERASER comprehensiveness / sufficiency at CLEANN's set size on that sample",
              "AOPC": "mean over the ERASER bins 1, 5, 10, 20, 50 % of removable positions",
-             "cost": "seconds and model rows (sequences) forward/backward per sample, beyond the shared inference"}
+             "cost": "wall-clock seconds per sample including its share of the inference pass (table "
+                     "explainer_costs), and model rows (sequences) forward/backward beyond inference",
+             "oracle": "exhaustive smallest flipping set within the same set-size budget: the ceiling of found "
+                       "and size; found/oracle and size-oracle say how far each explainer is from it"}
     defs = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in notes.items())
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f'<style>{CSS}</style></head><body><h1>{escape(title)}</h1>{_meta(data)}'
