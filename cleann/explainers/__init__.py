@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "ig": "cleann.explainers.gradients:IntegratedGradients",
     "shap": "cleann.explainers.shap:ShapPartition",
     "oracle": "cleann.explainers.oracle:Oracle",
+    "cleann": "cleann.explainers.cleann:Cleann",
 }
 
 
