@@ -30,15 +30,27 @@ def test_explain_flow_publishes_the_summary(prefect_harness, tmp_path):
 
     model = make_tiny_classifier(tmp_path / "m", positive_words=POSITIVE, negative_words=NEGATIVE)
     db = make_text_db(tmp_path / "a.duckdb", TEXTS[:4])
-    summary = explain_corpus(ExplainParams(corpus_name="tiny", num_samples=768),
-                             ExecParams(model=str(model), db=str(db)))
-    key = artifact_key(summary["run_id"])
+    params = ExplainParams(corpus_name="tiny", num_samples=768)
 
-    # The REST filter (the 3.8 client sends null sub-filters that this server rejects).
-    response = httpx.post(f"{PREFECT_API_URL.value()}/artifacts/filter", timeout=30,
-                          json={"artifacts": {"key": {"any_": [key]}}, "limit": 10, "offset": 0, "sort": "CREATED_DESC"})
-    response.raise_for_status()
-    artifacts = [SimpleNamespace(**a) for a in response.json()]
-    assert len(artifacts) == 1 and artifacts[0].type == "markdown"
-    assert artifacts[0].data == run_summary_markdown_for_db(db, summary["run_id"])
-    assert f"samples explained: **{summary['done']}**" in artifacts[0].data
+    def published(key: str) -> list[SimpleNamespace]:
+        # The REST filter (the 3.8 client sends null sub-filters that this server rejects).
+        response = httpx.post(f"{PREFECT_API_URL.value()}/artifacts/filter", timeout=30,
+                              json={"artifacts": {"key": {"any_": [key]}}, "limit": 50, "offset": 0,
+                                    "sort": "CREATED_DESC"})
+        response.raise_for_status()
+        return [SimpleNamespace(**a) for a in response.json()]
+
+    # Run ids are a hash of the parameters and the model, so other flow tests in this
+    # session's Prefect server may already have published under the same key: count them.
+    from cleann.pipeline.identity import model_sha256, run_id_for
+
+    key = artifact_key(run_id_for(params, model_sha256(model)))
+    before = len(published(key))
+    summary = explain_corpus(params, ExecParams(model=str(model), db=str(db)))
+    assert artifact_key(summary["run_id"]) == key
+    artifacts = published(key)
+    assert len(artifacts) == before + 1
+    newest = artifacts[0]
+    assert newest.type == "markdown"
+    assert newest.data == run_summary_markdown_for_db(db, summary["run_id"])
+    assert f"samples explained: **{summary['done']}**" in newest.data
