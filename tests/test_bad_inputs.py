@@ -224,10 +224,13 @@ ROWS = [
     Row("bert4rec-ml1m-missing", ["model", "eval", "bert4rec", "--ml1m", "{d}/ml-1m.zip"],
         "not found"),
     Row("bert4rec-seed-text", ["model", "eval", "bert4rec", "--seed", "abc"], "invalid int value"),
+    Row("model-json-flag-removed", ["model", "eval", "sentiment", "--json"], "unrecognized arguments: --json"),
+    Row("model-format-unknown", ["model", "eval", "bert4rec", "--format", "yaml"], "invalid choice: 'yaml'"),
     # --- train -----------------------------------------------------------------------
     Row("train-zero-minutes", ["train", "sentiment", "--max-minutes", "0"], "argument --max-minutes"),
     Row("train-nan-minutes", ["train", "bert4rec", "--max-minutes", "nan"], "not a finite number"),
     Row("train-zero-epochs", ["train", "bert4rec", "--epochs", "0"], "argument --epochs"),
+    Row("train-json-flag-removed", ["train", "sentiment", "--json"], "unrecognized arguments: --json"),
     Row("train-ml1m-missing", ["train", "bert4rec", "--ml1m", "{d}/ml-1m.zip"], "not found"),
     Row("train-ml1m-wrong-zip", ["train", "bert4rec", "--ml1m", "{d}/ml-1m.zip"],
         "no movies.dat inside the zip", {"ml-1m.zip": _zip({"ml-1m/ratings.dat": "1::1::5::1\n"})}),

@@ -124,3 +124,26 @@ def test_rec_run_exports_items(tmp_path):
     tokens = pd.read_parquet(tmp_path / "out" / "tokens.parquet")
     assert "documents" not in tables and len(items) == tables["items"].rows > 0
     assert set(items["item_id"]) == set(tokens["token_id"]) & set(range(1, 21))
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "table"])
+def test_export_formats_list_the_manifest_tables(text_run, tmp_path, capsys, fmt):
+    """`--format json` is one document, csv one row per table; both agree with manifest.json."""
+    import csv
+    import io
+
+    from cleann.cli import main
+
+    db, run_id = text_run
+    out = tmp_path / "out"
+    assert main(["export", run_id, "-o", str(out), "--db", str(db), "--format", fmt]) == 0
+    text = capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())["tables"]
+    if fmt == "table":
+        assert text.strip().splitlines()[-1] == f"wrote {len(manifest)} tables and manifest.json to {out}"
+        return
+    rows = json.loads(text) if fmt == "json" else list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["table", "file", "rows", "checksum"]
+    assert {r["table"]: (int(r["rows"]), r["checksum"]) for r in rows} == {
+        name: (t["rows"], t["checksum"]) for name, t in manifest.items()}
+    assert all((out / r["file"]).is_file() for r in rows)

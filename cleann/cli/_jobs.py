@@ -7,9 +7,6 @@ when a run really starts.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -68,14 +65,11 @@ def run_evaluate(params: ExplainParams, execution: ExecParams, settings: EvalSet
 
 def format_summary(summary: Mapping[str, Any], fmt: str) -> str:
     """A run summary as table lines (people), one CSV row with header, or JSON (scripts)."""
-    if fmt == "json":
-        return json.dumps(dict(summary))
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(summary), lineterminator="\n")
-        writer.writeheader()
-        writer.writerow(dict(summary))
-        return buf.getvalue().rstrip("\n")
-    from cleann.pipeline.report import summary_lines
+    from cleann.cli._output import render
 
-    return "\n".join(summary_lines(dict(summary)))
+    def table() -> str:
+        from cleann.pipeline.report import summary_lines
+
+        return "\n".join(summary_lines(dict(summary)))
+
+    return render(fmt, [summary], document=dict(summary), table=table)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from cleann.cli._output import add_format_option, render
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("export", help="write a run's rows as Parquet files (samples, tokens, words, ...)")
@@ -15,6 +17,7 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="write into a non-empty folder (replaces our files)")
     p.add_argument("--db", help="DuckDB file (default $CLEANN_DB or ./cleann.duckdb)")
     p.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a writer holds the db")
+    add_format_option(p)
     p.set_defaults(handler=handle)
 
 
@@ -22,7 +25,8 @@ def handle(args: argparse.Namespace) -> int:
     from cleann.export import MANIFEST, export_run
 
     tables = export_run(args.run_id, args.output, args.db, force=args.force, wait_s=args.wait)
-    for t in tables:
-        print(f"{t.file:28s} {t.rows:>10,d} rows")
-    print(f"wrote {len(tables)} tables and {MANIFEST} to {args.output}")
+    rows = [{"table": t.name, "file": t.file, "rows": t.rows, "checksum": t.checksum} for t in tables]
+    lines = [f"{t.file:28s} {t.rows:>10,d} rows" for t in tables]
+    lines.append(f"wrote {len(tables)} tables and {MANIFEST} to {args.output}")
+    print(render(args.format, rows, table="\n".join(lines)))
     return 0

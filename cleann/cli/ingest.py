@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from cleann.cli._output import add_format_option
 from cleann.config import cleann_home
 from cleann.sources.catalog import DATASETS
 
@@ -43,14 +44,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--encoding", default=None,
                         help="csv text encoding (default utf-8, with or without BOM)")
     parser.add_argument("--db", default=None, help="database file (default ./cleann.duckdb or $CLEANN_DB)")
+    add_format_option(parser)
     parser.set_defaults(handler=run)
 
 
-def print_results(results: list[dict]) -> None:
+def print_results(results: list[dict], fmt: str = "table") -> None:
+    """One line per ingested corpus (table), or its counts as a CSV row / JSON object."""
+    from cleann.cli._output import render
     from cleann.store.ingest import IngestResult
 
-    for result in results:
-        print(IngestResult(**result).summary())
+    print(render(fmt, results, table=lambda: "\n".join(IngestResult(**r).summary() for r in results)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
           "Prefect API starts first, ~15 s)...", file=sys.stderr, flush=True)
     results = ingest(args.dataset, args.source, args.path, args.corpus_name,
                      None if args.db is None else str(args.db), **options)
-    print_results(results)
+    print_results(results, args.format)
     return 0

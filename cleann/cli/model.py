@@ -1,12 +1,18 @@
-"""`cleann model eval sentiment|bert4rec`: held-out metrics, JSON on the last line."""
+"""`cleann model eval sentiment|bert4rec [--format table|csv|json]`: held-out metrics.
+
+json prints the whole result (model, split, settings, metrics) as one document; csv one row
+per corpus (sentiment) or per negatives x scorer (BERT4Rec); table the same for people.
+"""
 from __future__ import annotations
 
 import argparse
-import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from cleann.cli._checks import check_input_path, positive_int
+from cleann.cli._output import add_format_option, render
 from cleann.errors import BadInputError
 from cleann.pipeline.params import DEFAULT_MAX_LENGTH
 from cleann.sources.text import OFFLINE_CORPORA
@@ -18,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("model", help="inspect and evaluate models")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
-    ev = sub.add_parser("eval", help="held-out metrics of a model (JSON on the last line)")
+    ev = sub.add_parser("eval", help="held-out metrics of a model (--format table|csv|json)")
     which = ev.add_subparsers(dest="model", metavar="MODEL")
     which.required = True
     sent = which.add_parser("sentiment", help="accuracy per corpus on the test splits")
@@ -36,21 +42,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="how the 100 negatives are sampled (paper: popularity)")
     rec.add_argument("--seed", type=int, default=0)
     for p in (sent, rec):
-        p.add_argument("--json", action="store_true", help="print only the JSON line")
+        add_format_option(p)
     parser.set_defaults(handler=run)
 
 
-def _table(result: dict) -> str:
-    if "per_corpus" in result:
-        rows = [f"{c:<20} {v['accuracy']:.4f}  (n={v['n']})"
-                for c, v in result["per_corpus"].items()]
-        return "\n".join(rows + [f"{'all':<20} {result['accuracy']:.4f}  (n={result['n']})"])
-    keys = ["HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR"]
-    rows = [f"{'negatives':<11} {'scorer':<11} " + " ".join(f"{k:>8}" for k in keys)]
-    for how, r in result["results"].items():
-        for name, m in r.items():
-            rows.append(f"{how:<11} {name:<11} " + " ".join(f"{m[k]:>8.4f}" for k in keys))
-    return "\n".join(rows)
+REC_METRICS = ("HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR")
+
+
+def accuracy_rows(model: str, per_corpus: Mapping[str, Mapping[str, Any]],
+                  overall: float | None = None) -> list[dict[str, Any]]:
+    """One row per corpus plus ``all`` (``overall``, else the n-weighted mean): the csv rows
+    of `model eval sentiment` and of `train sentiment`."""
+    rows = [{"model": model, "corpus": c, "accuracy": v["accuracy"], "n": v["n"]} for c, v in per_corpus.items()]
+    if not rows:
+        return []
+    total = sum(r["n"] for r in rows)
+    if overall is None:
+        overall = round(sum(r["accuracy"] * r["n"] for r in rows) / max(total, 1), 4)
+    return rows + [{"model": model, "corpus": "all", "accuracy": overall, "n": total}]
+
+
+def rank_rows(model: str, results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per negative sampling x scorer (model, popularity) with every metric: the csv
+    rows of `model eval bert4rec` and of `train bert4rec`."""
+    return [{"model": model, "negatives": how, "scorer": name, **metrics}
+            for how, by_scorer in results.items() for name, metrics in by_scorer.items()]
+
+
+def metrics_table(rows: list[dict[str, Any]]) -> str:
+    """The rows of :func:`accuracy_rows` or :func:`rank_rows` aligned for people (no model column)."""
+    if not rows:
+        return "(no held-out metrics)"
+    if "corpus" in rows[0]:
+        return "\n".join(f"{r['corpus']:<20} {r['accuracy']:.4f}  (n={r['n']})" for r in rows)
+    lines = [f"{'negatives':<11} {'scorer':<11} " + " ".join(f"{k:>8}" for k in REC_METRICS)]
+    lines += [f"{r['negatives']:<11} {r['scorer']:<11} " + " ".join(f"{r[k]:>8.4f}" for k in REC_METRICS)
+              for r in rows]
+    return "\n".join(lines)
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -96,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         negatives = ("popularity", "uniform") if args.negatives == "both" else (args.negatives,)
         result = eval_bert4rec(args.model_path, args.ml1m, negatives, seed=args.seed)
-    if not args.json:
-        print(_table(result))
-    print(json.dumps(result))
+    if args.model == "sentiment":
+        rows = accuracy_rows(result["model"], result["per_corpus"], result["accuracy"])
+    else:
+        rows = rank_rows(result["model"], result["results"])
+    print(render(args.format, rows, document=result, table=lambda: metrics_table(rows)))
     return 0

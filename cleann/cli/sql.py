@@ -11,6 +11,7 @@ import sys
 
 import pandas as pd
 
+from cleann.cli._output import add_format_option
 from cleann.errors import BadInputError
 from cleann.store.readonly import DEFAULT_WAIT_S, query
 
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "writes are refused.")
     parser.add_argument("statement", help='SQL text, e.g. "SELECT corpus, count(*) FROM documents GROUP BY 1"')
     parser.add_argument("--db", default=None, help="database file (default ./cleann.duckdb or $CLEANN_DB)")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_format_option(parser)
     parser.add_argument("--max-rows", type=int, default=200,
                         help="rows shown in table format (default 200; 0 = all)")
     parser.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="SECONDS",
@@ -52,8 +53,11 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--wait {args.wait:g}: use a number of seconds, 0 or more")
     frames = query(args.statement, args.db, wait_s=args.wait)
     try:
-        for frame in frames:
-            print(format_frame(frame, args.format, args.max_rows))
+        texts = [format_frame(frame, args.format, args.max_rows) for frame in frames]
+        if args.format == "json" and len(texts) > 1:  # still one document: an array per statement
+            texts = ["[" + ",".join(texts) + "]"]
+        for text in texts:
+            print(text)
         sys.stdout.flush()
     except BrokenPipeError:  # output piped into `head`: not an error
         sys.stdout = open(os.devnull, "w")

@@ -1,11 +1,14 @@
-"""`cleann train sentiment|bert4rec`: build the embedded default models (Prefect flows)."""
+"""`cleann train sentiment|bert4rec [--format table|csv|json]`: build the embedded default models
+(Prefect flows). json prints the flow's whole summary (path, held-out metrics, seconds, sha256);
+csv the held-out metric rows of `cleann model eval`, each with the model path."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Any
 
 from cleann.cli._checks import positive_float, positive_int
+from cleann.cli._output import add_format_option, render
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,8 +32,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="epochs of the fixed schedule (default 100; the best validation epoch is kept)")
     for p in (sent, rec):
         p.add_argument("--force", action="store_true", help="retrain even if cached")
-        p.add_argument("--json", action="store_true", help="print only the JSON summary")
+        add_format_option(p)
     parser.set_defaults(handler=run)
+
+
+def summary_rows(model: str, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The held-out metric rows of a training summary (the same columns as `cleann model eval`)."""
+    from cleann.cli.model import accuracy_rows, rank_rows
+
+    if model == "sentiment":
+        return accuracy_rows(result["path"], result.get("accuracy") or {})
+    return rank_rows(result["path"], result.get("test") or {})
+
+
+def summary_table(model: str, result: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """Where the model is, how long it trained, and its held-out metrics, for people."""
+    from cleann.cli.model import metrics_table
+
+    how = (f"{result.get('steps')} steps, schedule v{result.get('schedule_version')}" if model == "sentiment"
+           else f"best epoch {result.get('best_epoch')}")
+    return "\n".join([f"model: {result['path']}", f"trained in {result['train_seconds']} s ({how})",
+                      "held-out test:", metrics_table(rows)])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = train_bert4rec(force=args.force, ml1m_path=args.ml1m,
                                 max_minutes=args.max_minutes, epochs=args.epochs)
-    if not args.json:
-        print(f"model: {result['path']}")
-    print(json.dumps(result))
+    rows = summary_rows(args.model, result)
+    print(render(args.format, rows, document=result, table=lambda: summary_table(args.model, result, rows)))
     return 0
