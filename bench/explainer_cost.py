@@ -97,7 +97,7 @@ def run_kind(kind: str, ids, inputs, model_path: str, names: list[str], args) ->
     """Every explainer on every sample of one kind; per explainer lists of found/size/seconds."""
     from cleann.explainers.samples import sample_from_view
     from cleann.metrics.stage import visible_text
-    from cleann.pipeline.backends import get_backend
+    from cleann.pipeline.batch import get_backend
 
     backend = get_backend("imdb" if kind == "text" else "movielens", model_path)
     t0 = time.perf_counter()

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from cleann.causal.multihead import Verdicts, learn_heads, search_heads
     from cleann.models.default import default_sentiment_dir, is_complete
-    from cleann.pipeline.backends import TextBackend
+    from cleann.pipeline.batch import TextBackend
     from cleann.pipeline.nodes import head_matrices, plan_nodes
 
     load = os.getloadavg()[0]

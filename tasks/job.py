@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from cleann.metrics.settings import EvalSettings
 from cleann.pipeline.job import JobPlan, get_job
 from cleann.pipeline.params import ExecParams, ExplainParams
-from cleann.pipeline.stage import is_transient as _stage_is_transient
+from cleann.pipeline.batch import is_transient as _stage_is_transient
 from cleann.tasks.retry import retry_only_when
 
 _TRANSIENT_NAMES = {"BrokenProcessPool", "KilledWorker", "CommClosedError", "StreamClosedError"}

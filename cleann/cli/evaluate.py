@@ -6,9 +6,9 @@ import json
 import shlex
 import sys
 
+from cleann.cli._output import add_format_option
 from cleann.metrics.settings import EvalSettings, known_explainers, parse_explainers
-from cleann.pipeline.cli_args import add_explain_options, add_options, params_from_args
-from cleann.pipeline.params import from_mapping
+from cleann.pipeline.params import add_explain_options, add_options, from_mapping, params_from_args
 
 
 def register(subparsers) -> None:
@@ -22,8 +22,7 @@ def register(subparsers) -> None:
                    help=f"comma list of {', '.join(known_explainers())} (default: all that explain the "
                         "corpus kind; shap: text only, needs the eval extra; oracle: exhaustive smallest set)")
     add_options(p, EvalSettings, title="evaluation (baselines and oracle)")
-    p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table",
-                   help="summary as an aligned table, a Markdown table, CSV or JSON (default table)")
+    add_format_option(p, extra=("markdown",))
     p.add_argument("--no-prefect", action="store_true", help="run the same steps in this process")
     p.set_defaults(handler=handle)
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from cleann.pipeline.cli_args import add_explain_options, add_format_option, params_from_args
+from cleann.cli._output import add_format_option
+from cleann.pipeline.params import add_explain_options, params_from_args
 
 
 def register(subparsers) -> None:

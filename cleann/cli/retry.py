@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from cleann.pipeline.cli_args import add_format_option, add_options
-from cleann.pipeline.params import ExecParams
+from cleann.cli._output import add_format_option
+from cleann.pipeline.params import ExecParams, add_options
 
 
 def register(subparsers) -> None:

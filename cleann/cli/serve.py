@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from cleann.pipeline.cli_args import add_explain_options, params_from_args
+from cleann.pipeline.params import add_explain_options, params_from_args
 
 
 def register(subparsers) -> None:

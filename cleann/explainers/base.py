@@ -26,7 +26,7 @@ RemovalTester = Callable[[list[tuple[int, ...]]], Sequence[bool]]
 class Sample:
     """One model decision to explain, prepared once and shared by every explainer.
 
-    ``view``: the inference result (``cleann.pipeline.backends.SampleView``: last-layer
+    ``view``: the inference result (``cleann.pipeline.batch.SampleView``: last-layer
     attention [H, L, L], target row, tokens, word ids, special mask, prediction).
     ``tester``: batched removal test (positions -> does removing them change the output?),
     counting the model rows it runs. ``model_input``: the differentiable model input

@@ -21,7 +21,7 @@ from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
 from cleann.metrics.rows import EvalRows
 from cleann.metrics.settings import EvalSettings
 from cleann.metrics.probes import RecProbe, TextProbe
-from cleann.pipeline.backends import get_backend
+from cleann.pipeline.batch import get_backend
 from cleann.pipeline.params import ExplainParams
 from cleann.pipeline.staging import Staging
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from cleann.config import default_db_path
 from cleann.pipeline.corpus import ensure_corpus, select_samples
 from cleann.pipeline.dbopen import open_db
-from cleann.pipeline.identity import model_sha256, run_id_for
+from cleann.pipeline.params import model_sha256, run_id_for
 from cleann.pipeline.job import JobPlan, StagedJob, TablePolicy, load_staged, run_local as run_job_local
 from cleann.pipeline.params import ExecParams, ExplainParams
 from cleann.pipeline.registry import finish_run, register_run
@@ -137,7 +137,7 @@ def plan_run(
 
 def work(plan: JobPlan, batch_id: str, explainer: Callable | None = None) -> str:
     """Explain one staged batch into staged files; returns the manifest path."""
-    from cleann.pipeline.stage import process_batch
+    from cleann.pipeline.batch import process_batch
 
     return process_batch(plan.staging, batch_id, plan.params, plan.model_path, explainer=explainer,
                          store_attention=bool(plan.options.get("store_attention")),

@@ -1,21 +1,29 @@
-"""Run parameters, declared once: each field carries its CLI flag, help, choices and bounds.
+"""Run parameters, declared once, and everything generated from them.
 
-Why: the run id is a hash of the parameters that change results, so they must have one
-canonical form; and the CLI options (`cleann explain|serve|evaluate`), the flows' typed
-parameters, validation and that hashed JSON are all generated from the two dataclasses
-below. Adding a parameter touches one place: a field here, declared with :func:`option`.
-Execution knobs (limit, batch size, runner, model and database paths) live in
-:class:`ExecParams`: changing them resumes the same run instead of starting a new one.
+Why one file: each parameter is a field of `ExplainParams` or `ExecParams` declared with
+:func:`option` (flag, help, choices, bounds); from that one declaration come the CLI
+options (`cleann explain|serve|evaluate|retry`, :func:`add_options`), validation
+(:func:`check_fields`), the flows' typed parameters, the canonical JSON and the run id
+(:func:`run_id_for`: that JSON hashed with the model's sha256, so the same parameters on
+the same model resume the same run and a retrained model gets a new one). Adding a
+parameter touches one place: a field here. Execution knobs (limit, batch size, runner,
+model and database paths) live in :class:`ExecParams`: changing them resumes the same
+run. No Prefect import here: running a flow is the CLI handlers' business (cleann/cli/).
 """
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
+import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from cleann.errors import BadInputError, shorten
+from cleann.errors import ArtifactError, BadInputError, shorten
+from cleann.sources.artifacts import sha256_file
 
 CORPUS_KINDS = ("imdb", "movielens")
 DEFAULT_CORPUS = {"imdb": "rt_snippets", "movielens": "ml-100k"}
@@ -210,11 +218,6 @@ def params_from_kwargs(kwargs: Mapping[str, Any]) -> tuple[ExplainParams, ExecPa
     return from_mapping(ExplainParams, kwargs), from_mapping(ExecParams, kwargs)
 
 
-def field_default(cls: type, name: str) -> Any:
-    f = next(f for f in fields(cls) if f.name == name)
-    return None if f.default is MISSING else f.default
-
-
 def parse_heads(spec: str) -> str | tuple[int, ...]:
     """``"all"`` / ``"mean"`` stay strings; ``"0,3"`` becomes ``(0, 3)``."""
     spec = str(spec).strip().lower()
@@ -242,3 +245,107 @@ def parse_nodes(spec: str) -> tuple[str, int | None]:
         if k >= 1:
             return "topk", k
     raise BadInputError(f"--nodes {shorten(spec)!r}: use 'all', 'words' or 'topk:K' (K >= 1)")
+
+
+# --- CLI options: a view of the fields. Options default to "not given" (SUPPRESS) so the
+# dataclasses' own defaults apply and their checks run (one BadInputError line, exit 2).
+
+FORMATS = ("table", "csv", "json")
+
+
+
+def add_options(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = (),
+                title: str | None = None) -> None:
+    """One argparse option per field of dataclass ``cls`` (positional where its Option says so)."""
+    target = parser.add_argument_group(title) if title else parser
+    types = field_types(cls)
+    for f in fields(cls):
+        opt = option_of(f)
+        if not opt.cli or f.name in skip:
+            continue
+        base, _ = types[f.name]
+        choices = None if callable(opt.choices) else opt.choices
+        text = opt.help + ("" if f.default in (None, False) or opt.positional else f" (default {f.default})")
+        kw: dict[str, Any] = {"help": text}
+        if base is bool:
+            kw["action"] = "store_true"
+        else:
+            kw["type"] = base if base in (int, float) else str
+            if choices:
+                kw["metavar"] = "{" + ",".join(choices) + "}"
+        if opt.positional:
+            target.add_argument(f.name, **kw)
+        else:
+            target.add_argument(flag_of(f), dest=f.name, default=argparse.SUPPRESS, **kw)
+
+
+def add_explain_options(p: argparse.ArgumentParser, with_kind: bool = True) -> None:
+    """Every ExplainParams and ExecParams option (without the positional kind if asked)."""
+    add_options(p, ExplainParams, skip=() if with_kind else ("corpus_kind",))
+    add_options(p, ExecParams, title="execution (not part of the run id)")
+
+
+def add_format_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (for people), csv or json (for scripts) (default table)")
+
+
+def params_from_args(args: argparse.Namespace, **overrides: Any) -> tuple[ExplainParams, ExecParams]:
+    """The validated parameter objects for parsed options (BadInputError on a mistake)."""
+    return params_from_kwargs({**vars(args), **overrides})
+
+
+# --- Run identity: model fingerprint, code version and the deterministic run id.
+
+WEIGHT_SUFFIXES = (".safetensors", ".json", ".txt")
+
+
+@lru_cache(maxsize=32)
+def _cached_sha(path: str, mtime_ns: int, size: int) -> str:
+    return sha256_file(Path(path))
+
+
+def model_sha256(model_path: str | Path) -> str:
+    """sha256 of a checkpoint: the file itself, or for a folder a hash over its weight,
+    config and vocabulary files (name + content hash, sorted)."""
+    path = Path(model_path)
+    if path.is_file():
+        st = path.stat()
+        return _cached_sha(str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if not path.is_dir():
+        raise ArtifactError(f"model {model_path}: no such checkpoint file or folder")
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if not any(p.suffix == ".safetensors" for p in files):
+        raise ArtifactError(f"model {model_path}: folder has no .safetensors weights")
+    digest = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        digest.update(f"{p.name}\0{_cached_sha(str(p.resolve()), st.st_mtime_ns, st.st_size)}\n".encode())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """``git describe`` of the source tree when it is a checkout, else the package version."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"], cwd=root,
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+        if out.stdout.strip():
+            return f"git:{out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"cleann {version('cleann')}"
+    except PackageNotFoundError:
+        return "cleann unknown"
+
+
+def run_id_for(params: ExplainParams, model_sha: str) -> str:
+    """16 hex digits of sha256(params JSON, model sha256); the corpus is inside params."""
+    payload = f"{params.to_json()}\n{model_sha}".encode()
+    return hashlib.sha256(payload).hexdigest()[:16]

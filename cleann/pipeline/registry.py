@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cleann.pipeline.identity import code_version
+from cleann.pipeline.params import code_version
 from cleann.pipeline.params import ExplainParams
 
 

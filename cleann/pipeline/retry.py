@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cleann.errors import BadInputError
 from cleann.pipeline.dbopen import open_db
-from cleann.pipeline.identity import model_sha256, run_id_for
+from cleann.pipeline.params import model_sha256, run_id_for
 from cleann.pipeline.params import ExplainParams
 from cleann.pipeline.registry import get_run
 

@@ -141,7 +141,7 @@ NEUTRAL = ["the", "movie", "plot", "was", "and", "but", "not", "very", "acting",
 @pytest.fixture(scope="module")
 def lexicon_backend(tmp_path_factory):
     from cleann.models.tiny import make_tiny_classifier
-    from cleann.pipeline.backends import TextBackend
+    from cleann.pipeline.batch import TextBackend
 
     path = make_tiny_classifier(tmp_path_factory.mktemp("lex") / "m", positive_words=POSITIVE,
                                 negative_words=NEGATIVE, num_heads=4)

@@ -11,7 +11,7 @@ NEGATIVE = ["bad", "awful", "boring", "dull", "terrible", "hate"]
 def text_backend(tmp_path_factory):
     """A TextBackend over a random tiny classifier."""
     from cleann.models.tiny import make_tiny_classifier
-    from cleann.pipeline.backends import TextBackend
+    from cleann.pipeline.batch import TextBackend
 
     return TextBackend(str(make_tiny_classifier(tmp_path_factory.mktemp("xrand"), seed=3)))
 
@@ -20,7 +20,7 @@ def text_backend(tmp_path_factory):
 def lexicon_backend(tmp_path_factory):
     """A TextBackend whose class is 1 iff #positive words > #negative words."""
     from cleann.models.tiny import make_tiny_classifier
-    from cleann.pipeline.backends import TextBackend
+    from cleann.pipeline.batch import TextBackend
 
     path = make_tiny_classifier(tmp_path_factory.mktemp("xlex"), positive_words=POSITIVE, negative_words=NEGATIVE)
     return TextBackend(str(path))
@@ -29,6 +29,6 @@ def lexicon_backend(tmp_path_factory):
 @pytest.fixture(scope="session")
 def rec_backend(tmp_path_factory):
     from cleann.models.tiny import make_tiny_bert4rec
-    from cleann.pipeline.backends import RecBackend
+    from cleann.pipeline.batch import RecBackend
 
     return RecBackend(str(make_tiny_bert4rec(tmp_path_factory.mktemp("xrec"), n_items=40, seed=1)))

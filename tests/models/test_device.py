@@ -53,7 +53,7 @@ def test_exec_params_device_default_and_not_in_run_id():
 
 def test_backends_on_explicit_cpu(lexicon_dir, tmp_path):
     from cleann.models.tiny import make_tiny_bert4rec
-    from cleann.pipeline.backends import get_backend
+    from cleann.pipeline.batch import get_backend
 
     text = get_backend("imdb", str(lexicon_dir), "cpu")
     assert text.device == torch.device("cpu") and model_device(text.model).type == "cpu"
@@ -70,7 +70,7 @@ def test_backends_on_explicit_cpu(lexicon_dir, tmp_path):
 
 
 def test_backend_cuda_without_gpu_fails_before_loading(monkeypatch, lexicon_dir):
-    from cleann.pipeline.backends import get_backend
+    from cleann.pipeline.batch import get_backend
 
     _no_gpu(monkeypatch)
     with pytest.raises(BadInputError, match="no CUDA GPU"):
@@ -113,9 +113,9 @@ def test_work_steps_hand_the_plans_device_to_the_backend(monkeypatch, tmp_path, 
         return "manifest"
 
     if job == "explain":
-        from cleann.pipeline import driver, stage
+        from cleann.pipeline import batch, driver
 
-        monkeypatch.setattr(stage, "process_batch", fake)
+        monkeypatch.setattr(batch, "process_batch", fake)
         work = driver.work
     else:
         from cleann.metrics import driver, stage

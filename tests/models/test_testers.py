@@ -172,7 +172,7 @@ def test_margin_grows_when_a_recheck_differs_more(lexicon):
 
 def test_no_fast_rows_without_native_bf16(monkeypatch, lexicon_dir):
     from cleann.models import fast_rows
-    from cleann.pipeline.backends import TextBackend
+    from cleann.pipeline.batch import TextBackend
 
     monkeypatch.setattr(fast_rows, "cpu_has_bf16", lambda: False)
     backend = TextBackend(str(lexicon_dir))

@@ -1,7 +1,7 @@
 """Transient faults in 20 % of batches: Prefect retries them and the run ends with exactly
 the rows of a clean run.
 
-The fault is injected at the batch worker's entry (``cleann.pipeline.stage.process_batch``,
+The fault is injected at the batch worker's entry (``cleann.pipeline.batch.process_batch``,
 looked up at call time by the explain job's work step; the threads runner keeps workers
 in this process). Seeded choice of the failing batches; half of them fail before any
 work, half after their results were staged (the retry overwrites the same files, and the
@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from cleann.pipeline import driver, stage
+from cleann.pipeline import batch, driver
 from cleann.pipeline.params import ExecParams, ExplainParams
 
 from pipeline_helpers import TEXTS, make_text_db, table_rows
@@ -35,7 +35,7 @@ def test_transient_faults_in_a_fifth_of_batches_are_retried_to_identical_rows(
     clean = driver.run_local(PARAMS, ExecParams(batch_size=1), tiny_text_model, clean_db)
     expected = table_rows(clean_db, clean.run_id)
 
-    real = stage.process_batch
+    real = batch.process_batch
     attempts: dict[str, int] = {}
     injected: list[tuple[str, str]] = []
     lock = threading.Lock()
@@ -62,7 +62,7 @@ def test_transient_faults_in_a_fifth_of_batches_are_retried_to_identical_rows(
             raise OSError(errno.EIO, f"injected: I/O error after staging {batch_id}")
         return result
 
-    monkeypatch.setattr(stage, "process_batch", flaky)
+    monkeypatch.setattr(batch, "process_batch", flaky)
     db = make_text_db(tmp_path / "flaky.duckdb")
     execution = ExecParams(model=str(tiny_text_model), db=str(db), batch_size=1, runner="threads",
                            workers=2)

@@ -76,16 +76,16 @@ def test_permanent_failure_is_recorded_and_retry_completes_it(tmp_path, tiny_tex
 
 
 def test_a_sample_that_raises_fails_alone(text_db, tiny_text_model, monkeypatch):
-    from cleann.pipeline import stage
+    from cleann.pipeline import batch
 
-    real = stage.explain_view
+    real = batch.explain_view
 
     def flaky(view, *args, **kwargs):
         if "awful" in view.tokens:
             raise ValueError("injected: cannot explain this one")
         return real(view, *args, **kwargs)
 
-    monkeypatch.setattr(stage, "explain_view", flaky)
+    monkeypatch.setattr(batch, "explain_view", flaky)
     summary = driver.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
     con = connect(text_db, read_only=True)
     failed = con.execute("SELECT sample_id, error FROM samples WHERE status = 'failed' ORDER BY 1").fetchall()
@@ -97,17 +97,17 @@ def test_a_sample_that_raises_fails_alone(text_db, tiny_text_model, monkeypatch)
 
 
 def test_transient_error_propagates_for_a_retry(text_db, tiny_text_model, monkeypatch):
-    from cleann.pipeline import stage
+    from cleann.pipeline import batch
 
     plan = driver.plan_run(PARAMS, ExecParams(batch_size=20), tiny_text_model, text_db)
-    monkeypatch.setattr(stage, "explain_view", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
+    monkeypatch.setattr(batch, "explain_view", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
     with pytest.raises(OSError):
-        stage.process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model))
+        batch.process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model))
     assert plan.staging.ready_batches() == []  # nothing half-written is ever loadable
 
 
 def test_staged_but_unloaded_batch_is_recovered_on_resume(text_db, tiny_text_model):
-    from cleann.pipeline.stage import process_batch
+    from cleann.pipeline.batch import process_batch
 
     plan = driver.plan_run(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
     process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model))  # then "killed"
@@ -260,7 +260,7 @@ def test_explain_and_retry_print_machine_readable_summaries(tmp_path, tiny_text_
 def test_recommendation_runs_ignore_text_only_fields_in_their_run_id():
     """RecBackend ignores removal and max_length: they must not split MovieLens run ids,
     while text runs keep them (and the default rec id stays the one from before)."""
-    from cleann.pipeline.identity import run_id_for
+    from cleann.pipeline.params import run_id_for
 
     rec = ExplainParams(corpus_kind="movielens", corpus_name="ml-tiny")
     assert rec.with_(removal="mask", max_length=64).to_json() == rec.to_json()
@@ -277,8 +277,7 @@ def test_every_parameter_field_is_a_generated_option_that_reaches_the_dataclass(
     import argparse
     from dataclasses import fields
 
-    from cleann.pipeline.cli_args import add_explain_options, params_from_args
-    from cleann.pipeline.params import field_types, flag_of, option_of
+    from cleann.pipeline.params import add_explain_options, field_types, flag_of, option_of, params_from_args
 
     samples = {int: "7", float: "0.05", str: None, bool: None}
     for cls in (ExplainParams, ExecParams):

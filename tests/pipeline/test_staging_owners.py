@@ -14,7 +14,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from cleann.pipeline import driver, stage
+from cleann.pipeline import batch, driver
 from cleann.pipeline.params import ExecParams, ExplainParams
 from cleann.pipeline.staging import Staging, _process_start
 from cleann.store.db import connect
@@ -109,29 +109,29 @@ class _Flaky:
                                  PermissionError(errno.EACCES, "Permission denied", "/root/x"),
                                  IsADirectoryError(errno.EISDIR, "Is a directory", "/tmp")])
 def test_missing_or_forbidden_file_fails_the_sample_not_the_batch(tmp_path, tiny_text_model, exc):
-    from cleann.pipeline.backends import get_backend
+    from cleann.pipeline.batch import get_backend
 
     db = make_text_db(tmp_path / "t.duckdb")
     plan = driver.plan_run(PARAMS, ExecParams(batch_size=len(TEXTS)), tiny_text_model, db)
     backend = _Flaky(get_backend("imdb", str(tiny_text_model)), TEXTS[3], exc)
-    stage.process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model), backend=backend)
+    batch.process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model), backend=backend)
     samples = plan.staging.read_table(plan.batch_ids[0], "samples").to_pandas()
     failed = samples[samples["status"] == "failed"]
     assert len(failed) == 1 and type(exc).__name__ in failed["error"].iloc[0]
     assert (samples["status"] == "ok").sum() == len(TEXTS) - 1
-    assert not stage.is_transient(exc)
+    assert not batch.is_transient(exc)
 
 
 def test_other_os_errors_stay_transient(tmp_path, tiny_text_model):
-    from cleann.pipeline.backends import get_backend
+    from cleann.pipeline.batch import get_backend
 
     db = make_text_db(tmp_path / "t.duckdb")
     plan = driver.plan_run(PARAMS, ExecParams(batch_size=len(TEXTS)), tiny_text_model, db)
     eio = OSError(errno.EIO, "Input/output error")
     backend = _Flaky(get_backend("imdb", str(tiny_text_model)), TEXTS[3], eio)
     with pytest.raises(OSError, match="Input/output error"):
-        stage.process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model), backend=backend)
-    assert stage.is_transient(eio) and stage.is_transient(TimeoutError())
+        batch.process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model), backend=backend)
+    assert batch.is_transient(eio) and batch.is_transient(TimeoutError())
     assert plan.staging.ready_batches() == []  # nothing staged: the whole batch is retried
     con = connect(db, read_only=True)
     assert con.execute("SELECT count(*) FROM samples").fetchall() == [(0,)]

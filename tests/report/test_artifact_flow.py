@@ -42,7 +42,7 @@ def test_explain_flow_publishes_the_summary(prefect_harness, tmp_path):
 
     # Run ids are a hash of the parameters and the model, so other flow tests in this
     # session's Prefect server may already have published under the same key: count them.
-    from cleann.pipeline.identity import model_sha256, run_id_for
+    from cleann.pipeline.params import model_sha256, run_id_for
 
     key = artifact_key(run_id_for(params, model_sha256(model)))
     before = len(published(key))
