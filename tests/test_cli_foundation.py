@@ -1,6 +1,8 @@
 """CLI: `cleann sql`, `cleann ingest`, `cleann demo` as a user calls them."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 from contextlib import closing
 
@@ -41,6 +43,29 @@ def test_sql_csv_and_json(small_db, capsys):
     assert capsys.readouterr().out.split() == ["doc_id", "1", "2", "3"]
     main(["sql", "SELECT doc_id, label FROM documents ORDER BY 1", "--db", str(small_db), "--format", "json"])
     assert json.loads(capsys.readouterr().out)[0] == {"doc_id": "1", "label": 1}
+
+
+def test_sql_json_is_one_document_for_several_statements(small_db, capsys):
+    main(["sql", "SELECT count(*) AS n FROM documents; SELECT doc_id FROM documents ORDER BY 1 LIMIT 1",
+          "--db", str(small_db), "--format", "json"])
+    assert json.loads(capsys.readouterr().out) == [[{"n": 3}], [{"doc_id": "1"}]]
+
+
+def test_query_list_formats(capsys):
+    """`query --list` in the three formats: the same queries (one per sql/queries/*.sql file)."""
+    from importlib.resources import files
+
+    names = sorted(e.name[:-4] for e in files("cleann.sql").joinpath("queries").iterdir() if e.name.endswith(".sql"))
+    out = {}
+    for fmt in ("json", "csv", "table"):
+        assert main(["query", "--list", "--format", fmt]) == 0
+        out[fmt] = capsys.readouterr().out
+    doc = json.loads(out["json"])
+    rows = list(csv.DictReader(io.StringIO(out["csv"])))
+    assert [r["name"] for r in doc] == names and list(doc[0]) == ["name", "kind", "description", "params"]
+    assert rows == [{k: str(v) for k, v in r.items()} for r in doc]
+    table = [line for line in out["table"].splitlines() if not line.startswith(" ")]
+    assert table == [f"{r['name']:22s} [{r['kind']}] {r['description']}" for r in doc]
 
 
 def test_sql_write_refused_without_traceback(small_db, capsys):
@@ -84,6 +109,14 @@ def test_ingest_movielens_folder(prefect_harness, tmp_path, tmp_db, capsys):
     assert "2 ratings, 1 users, 2 items" in out and "skipped 1 (1 malformed line)" in out
     assert main(args) == 0
     assert "unchanged (already ingested)" in capsys.readouterr().out
+    # --format json: stdout is one document (progress and Prefect logs go to stderr); csv: the same as a row
+    assert main([*args, "--format", "json"]) == 0
+    (doc,) = json.loads(capsys.readouterr().out)
+    assert doc["already_ingested"] and doc["counts"] == {"ratings": 2, "users": 1, "items": 2}
+    assert main([*args, "--format", "csv"]) == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["corpus"] == doc["corpus"] and row["already_ingested"] == "True"
+    assert {k: int(row[f"counts.{k}"]) for k in doc["counts"]} == doc["counts"]
 
 
 @pytest.mark.slow

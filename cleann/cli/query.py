@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cleann.cli._output import add_format_option, render
 from cleann.errors import BadInputError
 from cleann.store.readonly import DEFAULT_WAIT_S
 
@@ -20,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--list", action="store_true", help="list the named queries")
     p.add_argument("--run", help="run id (default: the latest run of the query's kind)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="query parameter, repeatable")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    add_format_option(p)
     p.add_argument("--db", help="DuckDB file (default $CLEANN_DB or ./cleann.duckdb)")
     p.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="SECONDS",
                    help=f"seconds to wait while a run writes the database (default {DEFAULT_WAIT_S:g})")
@@ -32,10 +33,10 @@ def handle(args: argparse.Namespace) -> int:
     from cleann.pipeline.report import format_frame
 
     if args.list or not args.name:
-        for q in list_queries().values():
-            print(f"{q.name:22s} [{q.kind}] {q.description}")
-            if q.params and q.params != "none":
-                print(f"{'':22s} params: {q.params}")
+        queries = list(list_queries().values())
+        rows = [{"name": q.name, "kind": q.kind, "description": q.description,
+                 "params": "" if q.params in (None, "none") else q.params} for q in queries]
+        print(render(args.format, rows, table=lambda: _list_table(rows)))
         return 0
     if not args.wait >= 0 or args.wait == float("inf"):  # also refuses nan
         raise BadInputError(f"--wait {args.wait:g}: use a number of seconds, 0 or more")
@@ -43,6 +44,15 @@ def handle(args: argparse.Namespace) -> int:
     frame = _run(args.name, args.db, run, params, args.wait)
     print(format_frame(frame, args.format))
     return 0
+
+
+def _list_table(rows: list[dict[str, str]]) -> str:
+    lines = []
+    for r in rows:
+        lines.append(f"{r['name']:22s} [{r['kind']}] {r['description']}")
+        if r["params"]:
+            lines.append(f"{'':22s} params: {r['params']}")
+    return "\n".join(lines)
 
 
 def _run(name: str, db, run: str | None, params: dict, wait_s: float):
