@@ -250,9 +250,6 @@ def parse_nodes(spec: str) -> tuple[str, int | None]:
 # --- CLI options: a view of the fields. Options default to "not given" (SUPPRESS) so the
 # dataclasses' own defaults apply and their checks run (one BadInputError line, exit 2).
 
-FORMATS = ("table", "csv", "json")
-
-
 
 def add_options(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = (),
                 title: str | None = None) -> None:
@@ -283,11 +280,6 @@ def add_explain_options(p: argparse.ArgumentParser, with_kind: bool = True) -> N
     """Every ExplainParams and ExecParams option (without the positional kind if asked)."""
     add_options(p, ExplainParams, skip=() if with_kind else ("corpus_kind",))
     add_options(p, ExecParams, title="execution (not part of the run id)")
-
-
-def add_format_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=FORMATS, default="table",
-                   help="table (for people), csv or json (for scripts) (default table)")
 
 
 def params_from_args(args: argparse.Namespace, **overrides: Any) -> tuple[ExplainParams, ExecParams]:
