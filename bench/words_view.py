@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=32)
     args = ap.parse_args()
     from cleann.export import export_run
-    from cleann.pipeline.queries import run_query
+    from cleann.store.queries import run_query
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"

@@ -89,7 +89,7 @@ def export_run(run_id: str, out: str | Path, db_path: str | Path | None = None, 
                wait_s: float = 10.0) -> list[ExportedTable]:
     """Write every row of ``run_id`` as ``out/<table>.parquet`` plus ``manifest.json``."""
     from cleann.config import default_db_path
-    from cleann.pipeline.dbopen import open_db
+    from cleann.store.runs import open_db
 
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
         raise BadInputError(f"run id {run_id!r}: expected letters, digits, '.', ':', '_' or '-' "
@@ -103,7 +103,7 @@ def export_run(run_id: str, out: str | Path, db_path: str | Path | None = None, 
         if not found:
             raise BadInputError(f"run {run_id!r} is not in {db} (`cleann query runs` lists them)")
         run = dict(zip([d[0] for d in cur.description], found[0]))
-        from cleann.pipeline.queries import ensure_word_objects
+        from cleann.store.queries import ensure_word_objects
 
         ensure_word_objects(con)
         sources = _sources(con, run)

@@ -23,7 +23,7 @@ from cleann.tasks.job import finish_job, plan_explain, prepare_explain
 def mark_failed(flow, run, state) -> None:
     """State hook (failure, crash): mark the run ``failed`` with the state's message."""
     from cleann.pipeline.driver import known_run_id
-    from cleann.pipeline.registry import mark_run_failed
+    from cleann.store.runs import mark_run_failed
 
     try:
         params = run.parameters.get("params") or {}

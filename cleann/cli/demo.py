@@ -84,7 +84,7 @@ def _step(text: str) -> None:
 
 
 def _show_queries(db: str | None, kind: str, run_id: str) -> None:
-    from cleann.pipeline.queries import run_query
+    from cleann.store.queries import run_query
     from cleann.pipeline.report import format_frame
 
     for name, params in MAIN_QUERIES[kind]:
@@ -190,7 +190,7 @@ def format_example(example: dict, colour: bool = False) -> str:
 def print_examples(db: str | None, run_id: str, n: int = 3) -> int:
     """Print up to ``n`` explained snippets of ``run_id``; returns how many were printed."""
     from cleann.config import default_db_path
-    from cleann.pipeline.dbopen import open_db
+    from cleann.store.runs import open_db
 
     with open_db(db or default_db_path(), read_only=True) as con:
         examples = explained_examples(con, run_id, n)

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cleann.pipeline.queries import list_queries
+    from cleann.store.queries import list_queries
     from cleann.pipeline.report import format_frame
 
     if args.list or not args.name:
@@ -58,7 +58,7 @@ def _list_table(rows: list[dict[str, str]]) -> str:
 def _run(name: str, db, run: str | None, params: dict, wait_s: float):
     import duckdb
 
-    from cleann.pipeline.queries import run_query
+    from cleann.store.queries import run_query
     from cleann.store.readonly import explain_failure
 
     try:
@@ -70,7 +70,7 @@ def _run(name: str, db, run: str | None, params: dict, wait_s: float):
 def parse_params(name: str, items: list[str], run: str | None) -> tuple[dict[str, Any], str | None]:
     """``--param KEY=VALUE`` items checked against the named query: known keys only, numbers
     where the query's default is a number, ``run=`` merged with ``--run``."""
-    from cleann.pipeline.queries import get_query, parse_param
+    from cleann.store.queries import get_query, parse_param
 
     query = get_query(name)
     params: dict[str, Any] = {}

@@ -14,8 +14,8 @@ import pandas as pd
 from cleann.metrics.load import EVAL_TABLES
 from cleann.metrics.settings import EvalSettings
 from cleann.metrics.summary import summarize
-from cleann.pipeline.dbopen import open_db
 from cleann.pipeline.job import JobPlan, StagedJob, TablePolicy, load_staged, run_local
+from cleann.store.runs import open_db
 
 # An evaluation batch replaces only the rows of the explainers it evaluated, never CLEANN's
 # explanations (those belong to the explain run).

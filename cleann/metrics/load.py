@@ -13,8 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cleann.pipeline.dbopen import open_db
-from cleann.pipeline.staging import Staging
+from cleann.store.runs import Staging, open_db
 
 EVAL_TABLES = ("metrics", "explainer_costs", "token_scores", "explanations")
 

@@ -17,10 +17,8 @@ import pandas as pd
 from cleann.errors import BadInputError
 from cleann.metrics.settings import EvalSettings, describe_machine
 from cleann.pipeline.corpus import select_samples
-from cleann.pipeline.dbopen import open_db
 from cleann.pipeline.params import ExplainParams
-from cleann.pipeline.registry import get_run
-from cleann.pipeline.staging import Staging, batch_id_for, default_staging_root
+from cleann.store.runs import Staging, batch_id_for, default_staging_root, get_run, open_db
 
 # CLEANN's cost per sample, from typed columns of its explain run (never from the
 # stage_seconds JSON): seconds = samples.seconds, the sample's inference share + graph +

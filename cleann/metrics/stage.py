@@ -23,7 +23,7 @@ from cleann.metrics.settings import EvalSettings
 from cleann.metrics.probes import RecProbe, TextProbe
 from cleann.pipeline.batch import get_backend
 from cleann.pipeline.params import ExplainParams
-from cleann.pipeline.staging import Staging
+from cleann.store.runs import Staging
 
 log = logging.getLogger(__name__)
 # Captum and the pass counter hook the (per-process, shared) model: a forward pass from

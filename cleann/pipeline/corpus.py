@@ -18,8 +18,8 @@ import pandas as pd
 
 from cleann.config import default_db_path
 from cleann.errors import BadInputError, shorten
-from cleann.pipeline.dbopen import open_db
 from cleann.pipeline.params import ExplainParams
+from cleann.store.runs import open_db
 
 OFFLINE_REC = ("ml-100k",)
 

@@ -16,12 +16,10 @@ from pathlib import Path
 
 from cleann.config import default_db_path
 from cleann.pipeline.corpus import ensure_corpus, select_samples
-from cleann.pipeline.dbopen import open_db
 from cleann.pipeline.params import model_sha256, run_id_for
 from cleann.pipeline.job import JobPlan, StagedJob, TablePolicy, load_staged, run_local as run_job_local
 from cleann.pipeline.params import ExecParams, ExplainParams
-from cleann.pipeline.registry import finish_run, register_run
-from cleann.pipeline.staging import Staging, batch_id_for, default_staging_root
+from cleann.store.runs import Staging, batch_id_for, default_staging_root, finish_run, open_db, register_run
 
 # Tables an explain batch writes, keyed by (run_id, sample_id); order = insert order.
 EXPLAIN_TABLES = TablePolicy(("samples", "tokens", "graph_edges", "explanations", "explain_heads"))
@@ -189,7 +187,7 @@ def run_local(
     on_batch: Callable[[str, int], None] | None = None,
 ) -> RunSummary:
     """The whole explain job in this process (no Prefect): prepare, plan, work + load per batch, finish."""
-    from cleann.pipeline.registry import failure_marks_run
+    from cleann.store.runs import failure_marks_run
 
     started = time.perf_counter()
     execution = replace(exec_params, model=str(model_path) if model_path else exec_params.model,

@@ -28,9 +28,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cleann.pipeline.dbopen import open_db
-from cleann.pipeline.loader import LoadStats, StagedBatch, read_batch
-from cleann.pipeline.staging import Staging
+from cleann.store.runs import LoadStats, StagedBatch, Staging, open_db, read_batch
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from cleann.errors import BadInputError
-from cleann.pipeline.dbopen import open_db
 from cleann.pipeline.params import model_sha256, run_id_for
 from cleann.pipeline.params import ExplainParams
-from cleann.pipeline.registry import get_run
+from cleann.store.runs import get_run, open_db
 
 
 def retry_kwargs(run_id: str, db_path: str | Path | None, **exec_options) -> dict:

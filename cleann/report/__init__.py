@@ -8,7 +8,7 @@ from pathlib import Path
 def write_report(run_id: str, out: str | Path, db_path: str | Path | None = None, n_examples: int = 6) -> Path:
     """Read the run's evaluation from DuckDB (read-only) and write one HTML file."""
     from cleann.config import default_db_path
-    from cleann.pipeline.dbopen import open_db
+    from cleann.store.runs import open_db
     from cleann.report.corpus import render_corpus_page
     from cleann.report.data import has_evaluation, load_corpus_data, load_report_data
     from cleann.report.html import render_report

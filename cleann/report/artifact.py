@@ -76,7 +76,7 @@ def artifact_key(run_id: str) -> str:
 def run_summary_markdown_for_db(db_path: str | Path | None, run_id: str, wait_s: float = 30.0) -> str:
     """``run_summary_markdown`` on a short read-only connection (the flow calls it after loading)."""
     from cleann.config import default_db_path
-    from cleann.pipeline.dbopen import open_db
+    from cleann.store.runs import open_db
 
     with open_db(db_path or default_db_path(), read_only=True, wait_s=wait_s) as con:
         return run_summary_markdown(con, run_id)

@@ -142,8 +142,8 @@ def class_name(kind: str, value) -> str:
 def load_corpus_data(con: duckdb.DuckDBPyConnection, run_id: str, top: int = 10,
                      min_support: int = 5, scatter_words: int = 300) -> CorpusData:
     """Corpus statistics of an explanation run from the named queries and the words view
-    (works on a read-only connection; see ``cleann.pipeline.queries.ensure_word_objects``)."""
-    from cleann.pipeline.queries import ensure_word_objects, run_query
+    (works on a read-only connection; see ``cleann.store.queries.ensure_word_objects``)."""
+    from cleann.store.queries import ensure_word_objects, run_query
 
     run = _one(con, "SELECT * FROM runs WHERE run_id = ?", [run_id])
     if run is None:

@@ -99,7 +99,7 @@ def explain_failure(exc: duckdb.Error) -> str:
 def query(sql: str, db_path: str | Path | None = None, wait_s: float = DEFAULT_WAIT_S) -> list[pd.DataFrame]:
     """One DataFrame per statement, run on a sandboxed read-only connection; waits up to
     ``wait_s`` seconds while a writer holds the file."""
-    from cleann.pipeline.dbopen import open_db
+    from cleann.store.runs import open_db
 
     statements = check_read_only(sql)
     with open_db(db_path, read_only=True, wait_s=wait_s) as con:

@@ -8,7 +8,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from cleann.pipeline.queries import list_queries, run_query
+from cleann.store.queries import list_queries, run_query
 from cleann.store.db import connect, insert_frame
 
 
@@ -234,7 +234,7 @@ def test_no_word_piece_in_word_level_output(qdb):
 def test_run_params_are_checked_and_stay_text(qdb, capsys):
     from cleann.cli import main
     from cleann.errors import BadInputError
-    from cleann.pipeline.queries import parse_param
+    from cleann.store.queries import parse_param
 
     assert parse_param("run_a", "1234e567") == "1234e567" and parse_param("top", "7") == 7
     with pytest.raises(BadInputError, match="run 'nope' \\(run_b\\) is not in the database"):
@@ -318,7 +318,7 @@ def test_query_waits_for_a_writer_then_reads(qdb):
     import sys
     import time
 
-    from cleann.pipeline.dbopen import DatabaseBusyError
+    from cleann.store.runs import DatabaseBusyError
 
     hold = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
             "time.sleep(float(sys.argv[2]))")

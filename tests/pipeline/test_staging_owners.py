@@ -16,7 +16,7 @@ import pytest
 
 from cleann.pipeline import batch, driver
 from cleann.pipeline.params import ExecParams, ExplainParams
-from cleann.pipeline.staging import Staging, _process_start
+from cleann.store.runs import Staging, _process_start
 from cleann.store.db import connect
 
 from pipeline_helpers import TEXTS, make_text_db

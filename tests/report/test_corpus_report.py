@@ -64,7 +64,7 @@ def test_markdown_summary(run):
     assert {r.split("|")[1].strip() for r in rows} <= {"negative (0)", "positive (1)"}
     assert max(sum(1 for r in rows if r.startswith(f"| {c}")) for c in ("negative", "positive")) <= 3
     # Each row's rate and interval agree with the query the row comes from.
-    from cleann.pipeline.queries import run_query
+    from cleann.store.queries import run_query
 
     top = run_query("causal_tokens", db, run_id, {"min_support": 2, "top": 3})
     for r in top.itertuples(index=False):

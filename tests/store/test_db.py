@@ -152,8 +152,7 @@ def test_unknown_version_inside_known_range_is_refused(tmp_db):
 
 def test_newer_schema_refused_by_writers_and_run_status(tmp_db):
     """Writers open through `open_db`; marking a run failed must not write either."""
-    from cleann.pipeline.dbopen import open_db
-    from cleann.pipeline.registry import mark_run_failed
+    from cleann.store.runs import mark_run_failed, open_db
 
     with closing(db.connect(tmp_db)) as con:
         con.execute("INSERT INTO schema_version (version, name) VALUES (999, 'from_the_future')")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from cleann.pipeline.params import ExplainParams
-from cleann.pipeline.registry import (
+from cleann.store.runs import (
     MAX_REASON_CHARS, failure_marks_run, finish_run, get_run, mark_run_failed, register_run,
 )
 from cleann.store.db import connect, insert_frame

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from cleann.errors import BadInputError
-from cleann.pipeline.dbopen import open_db
+from cleann.store.runs import open_db
 
 _HEADER = re.compile(r"^--\s*(\w+):\s*(.*)$")
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
