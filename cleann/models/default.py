@@ -123,7 +123,7 @@ def _build(target: Path, train: Callable[[Path], object], force: bool,
 
 
 def ensure_default_sentiment(force: bool = False, log: Callable[[str], None] = print,
-                             cfg=None) -> Path:
+                             cfg=None, threads_now: Callable[[], int] | None = None) -> Path:
     """Path of the fine-tuned MiniLM sentiment model, training it first if needed."""
     def train(out: Path) -> None:
         from cleann.models.finetune import CORPORA, finetune_sentiment
@@ -131,7 +131,7 @@ def ensure_default_sentiment(force: bool = False, log: Callable[[str], None] = p
         from cleann.sources.text import load_offline
 
         frames = {name: load_offline(name) for name in CORPORA}
-        finetune_sentiment(out, minilm_dir(), frames, cfg, log=log)
+        finetune_sentiment(out, minilm_dir(), frames, cfg, log=log, threads_now=threads_now)
 
     from cleann.models.finetune import SCHEDULE_VERSION
 
@@ -154,3 +154,53 @@ def ensure_default_bert4rec(force: bool = False, log: Callable[[str], None] = pr
     from cleann.models.bert4rec_train import SCHEDULE_VERSION
 
     return _build(default_bert4rec_dir(corpus), train, force, SCHEDULE_VERSION, log)
+
+
+def _needs_training(target: Path, version: int) -> bool:
+    return not _usable(target, False, version, lambda s: None)
+
+
+def _die_with_parent() -> None:
+    """Child-process initializer: the kernel kills it when its parent dies (no orphans)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
+def _train_bert4rec_in_child() -> str:
+    return str(ensure_default_bert4rec(log=lambda s: print(f"[bert4rec] {s}", flush=True)))
+
+
+def ensure_default_models(log: Callable[[str], None] = print) -> tuple[Path, Path]:
+    """Both default models (sentiment, BERT4Rec), training the missing ones.
+
+    Why: a first run trains both. When both are missing, BERT4Rec (a small model that
+    gains nothing from a second core) trains in a child process on one core while
+    sentiment trains here on the other, then sentiment takes every core: the first run
+    waits for the longer training instead of the sum. Each training keeps its fixed,
+    seeded schedule; the child dies with this process (no orphan).
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    from cleann.models.bert4rec_train import SCHEDULE_VERSION as REC_VERSION
+    from cleann.models.finetune import SCHEDULE_VERSION as SENT_VERSION
+
+    both = (_needs_training(default_sentiment_dir(), SENT_VERSION)
+            and _needs_training(default_bert4rec_dir(), REC_VERSION)
+            and (os.cpu_count() or 1) > 1)
+    if not both:
+        return ensure_default_sentiment(log=log), ensure_default_bert4rec(log=log)
+    log("training both default models at once: BERT4Rec in a child process on one core, "
+        "sentiment here")
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=_die_with_parent) as pool:
+        rec = pool.submit(_train_bert4rec_in_child)
+        cores = min(2, os.cpu_count() or 1)
+        sentiment = ensure_default_sentiment(
+            log=log, threads_now=lambda: cores if rec.done() else max(1, cores - 1))
+        return sentiment, Path(rec.result())

@@ -127,3 +127,40 @@ def test_model_eval_follows_the_card_for_long_texts(tmp_path):
     assert long_text_of(tmp_path) is None  # no card (e.g. a hub checkpoint): truncate
     (tmp_path / "model_card.json").write_text(json.dumps({"long_text": F.long_text_policy(F.FinetuneConfig())}))
     assert long_text_of(tmp_path) == {"mode": "chunks", "chunk_length": 128}
+
+
+def test_precision_auto_follows_the_cpu_and_is_recorded(base, tmp_path):
+    from cleann.models.fast_rows import cpu_has_bf16
+
+    assert F.resolve_precision("auto") == ("bfloat16" if cpu_has_bf16() else "float32")
+    with pytest.raises(ValueError, match="precision"):
+        F.resolve_precision("int8")
+    out = F.finetune_sentiment(tmp_path / "m", base, _frames(), _cfg(precision="float32"), log=lambda s: None)
+    assert json.loads((out / "model_card.json").read_text())["precision"] == "float32"
+
+
+@pytest.mark.skipif(not __import__("cleann.models.fast_rows", fromlist=["x"]).cpu_has_bf16(),
+                    reason="bf16 autocast is only used on a CPU with native bf16")
+def test_bf16_training_differs_from_float32_only_by_rounding(base, tmp_path):
+    """bf16 autocast trains the same model up to rounding: same predictions on the data."""
+    cards = [json.loads((F.finetune_sentiment(tmp_path / p, base, _frames(), _cfg(precision=p),
+                                              log=lambda s: None) / "model_card.json").read_text())
+             for p in ("float32", "bfloat16")]
+    assert cards[0]["weights_sha256"] != cards[1]["weights_sha256"]
+    for corpus, result in cards[0]["accuracy"].items():
+        assert abs(result["accuracy"] - cards[1]["accuracy"][corpus]["accuracy"]) <= 0.1
+
+
+def test_threads_now_is_asked_before_each_step(base, tmp_path):
+    asked, before = [], torch.get_num_threads()
+
+    def threads_now():
+        asked.append(torch.get_num_threads())
+        return 1 if len(asked) < 5 else 2
+
+    F.finetune_sentiment(tmp_path / "m", base, _frames(), _cfg(), log=lambda s: None, threads_now=threads_now)
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text())
+    try:
+        assert len(asked) >= card["steps"] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
