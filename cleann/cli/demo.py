@@ -74,9 +74,10 @@ def ingest_defaults(db: str | None) -> None:
 
 def default_models() -> dict[str, str]:
     """Paths of the embedded default models per corpus kind (trained once, then cached)."""
-    from cleann.models.default import ensure_default_bert4rec, ensure_default_sentiment
+    from cleann.models.default import ensure_default_models
 
-    return {"imdb": str(ensure_default_sentiment()), "movielens": str(ensure_default_bert4rec())}
+    sentiment, bert4rec = ensure_default_models()
+    return {"imdb": str(sentiment), "movielens": str(bert4rec)}
 
 
 def _step(text: str) -> None:
