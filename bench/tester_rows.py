@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     from cleann.baselines.inputs import text_input
     from cleann.models.fast_rows import Bf16Twin, FastRows, spread
     from cleann.models.sentiment import infer
-    from cleann.models.testers import SentimentTester
+    from cleann.models.sentiment import SentimentTester
     from cleann.sources.text import load_offline
 
     name, model, tok = load_model(args.model)
@@ -283,7 +283,7 @@ def thread_rows(args, argv) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from cleann.models.sentiment import infer
-    from cleann.models.testers import SentimentTester
+    from cleann.models.sentiment import SentimentTester
     from cleann.sources.text import load_offline
 
     load_start = os.getloadavg()
@@ -324,7 +324,7 @@ def rec_rows(args, argv) -> int:
     """RecTester rows vs a plain forward of the same (left-padded) batch on ml-100k histories."""
     from cleann.models.bert4rec import load_bert4rec, new_bert4rec, pad_batch, recommend
     from cleann.models.default import default_bert4rec_dir, is_complete
-    from cleann.models.testers import RecTester
+    from cleann.models.bert4rec import RecTester
     from cleann.sources.movielens import load_offline_ml100k
 
     load_start = os.getloadavg()

@@ -59,7 +59,7 @@ class ICDResult:
     ci_tests_by_size: list[int] = field(default_factory=list)
 
 
-class _Tester:
+class _CITests:
     """Uniform access to any ``ci_test``: the fast paths of ``FisherZTest`` when present,
     otherwise one ``independent(x, y, cond)`` call per candidate (counted here)."""
 
@@ -190,7 +190,7 @@ def _reset_and_orient(pag: PAG, nodes: np.ndarray, sepsets: Sepsets, batches: It
         orient_fixpoint(pag.marks, nodes, sepsets, rules)
 
 
-def _r1_pairs(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, tester: _Tester, sepsets: Sepsets) -> bool:
+def _r1_pairs(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, cit: _CITests, sepsets: Sepsets) -> bool:
     """r = 1 for the pairs (i, j), j in ``partners``, one CI call at a time (generic test).
     Candidates: adj(i) minus j, then adj(j) minus adj(i) and i, each ascending."""
     any_candidate = False
@@ -203,7 +203,7 @@ def _r1_pairs(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, tester: _
         if cand.size == 0:
             continue
         any_candidate = True
-        hit = tester.first(i, j, cand[:, None])
+        hit = cit.first(i, j, cand[:, None])
         if hit >= 0:
             pag.remove_edge(i, j)
             adj[i, j] = adj[j, i] = False
@@ -212,7 +212,7 @@ def _r1_pairs(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, tester: _
 
 
 def _r1_slab(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, indep: np.ndarray,
-             tester: _Tester, sepsets: Sepsets) -> bool:
+             cit: _CITests, sepsets: Sepsets) -> bool:
     """``_r1_pairs`` with all decisions precomputed (``indep[row, z]``).
 
     Why plain Python lists: most pairs are deleted at r = 1 (on MiniLM snippets ~530 of
@@ -243,7 +243,7 @@ def _r1_slab(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, indep: np.
         if tested == 0:
             continue
         any_candidate = True
-        tester.ci.count_tests(1, tested)
+        cit.ci.count_tests(1, tested)
         if hit >= 0:
             pag.remove_edge(i, j)
             adj[i, j] = adj[j, i] = False
@@ -252,7 +252,7 @@ def _r1_slab(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, indep: np.
     return any_candidate
 
 
-def _iteration_r1(pag: PAG, nodes_arr: np.ndarray, tester: _Tester, sepsets: Sepsets) -> bool:
+def _iteration_r1(pag: PAG, nodes_arr: np.ndarray, cit: _CITests, sepsets: Sepsets) -> bool:
     """ICD's r = 1: pairs (i < j) ascending, conditioning on single neighbours; deletions
     take effect at once. Returns whether any pair had a candidate."""
     adj = pag.marks != 0
@@ -262,11 +262,11 @@ def _iteration_r1(pag: PAG, nodes_arr: np.ndarray, tester: _Tester, sepsets: Sep
         partners = partners[adj[i, partners]]
         if partners.size == 0:
             continue
-        slab = tester.single_slab(i, partners)  # decisions (y, z) or None
+        slab = cit.single_slab(i, partners)  # decisions (y, z) or None
         if slab is None:
-            any_candidate |= _r1_pairs(pag, adj, i, partners, tester, sepsets)
+            any_candidate |= _r1_pairs(pag, adj, i, partners, cit, sepsets)
         else:
-            any_candidate |= _r1_slab(pag, adj, i, partners, slab, tester, sepsets)
+            any_candidate |= _r1_slab(pag, adj, i, partners, slab, cit, sepsets)
     return any_candidate
 
 
@@ -297,13 +297,13 @@ def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = No
         return learn_icd_compiled(nodes_arr, ci_test, max_cond_size)
     pag = PAG(nodes_arr.tolist())
     marks = pag.marks
-    tester = _Tester(ci_test)
+    cit = _CITests(ci_test)
     sepsets: Sepsets = {}
 
     # r = 0: every pair, unconditionally (deletions cannot affect other pairs' tests)
     if len(nodes_arr) >= 2:
         ii, jj = np.array(list(combinations(nodes_arr.tolist(), 2)), dtype=np.intp).T
-        indep = tester.marginal(ii, jj)
+        indep = cit.marginal(ii, jj)
         for i, j in zip(ii[indep].tolist(), jj[indep].tolist()):
             pag.remove_edge(i, j)
             sepsets[(i, j)] = ()
@@ -316,7 +316,7 @@ def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = No
     while not done:
         any_candidate = False
         if r == 1:
-            any_candidate = _iteration_r1(pag, nodes_arr, tester, sepsets)
+            any_candidate = _iteration_r1(pag, nodes_arr, cit, sepsets)
             _reset_and_orient(pag, nodes_arr, sepsets, [(1, 2, 3, 4), (5, 6, 7), (8, 9, 10)])
             iterations += 1
             done = not any_candidate
@@ -329,7 +329,7 @@ def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = No
                 if len(sets) == 0:
                     continue
                 any_candidate = True
-                hit = tester.first(i, j, sets)
+                hit = cit.first(i, j, sets)
                 if hit >= 0:
                     pag.remove_edge(i, j)
                     sepsets[(i, j)] = tuple(int(z) for z in sets[hit])
@@ -348,5 +348,5 @@ def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = No
             done = True
         r += 1
 
-    n_tests, by_size = tester.totals()
+    n_tests, by_size = cit.totals()
     return ICDResult(pag=pag, sepsets=sepsets, ci_tests=n_tests, iterations=iterations, ci_tests_by_size=by_size)

@@ -147,10 +147,10 @@ class _State:
 
 def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: int | None):
     """``icd.learn_icd`` for a fresh FisherZTest through the kernels (same result)."""
-    from cleann.causal.icd import ICDResult, _Candidates, _Tester
+    from cleann.causal.icd import ICDResult, _Candidates, _CITests
 
     pag = PAG(nodes_arr.tolist())
-    tester = _Tester(ci)  # snapshot of the test's counters for totals()
+    cit = _CITests(ci)  # snapshot of the test's counters for totals()
     st = _State(pag, nodes_arr, ci)
     nodes = st.nodes
 
@@ -199,7 +199,7 @@ def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: in
             done = True
         r += 1
 
-    n_tests, by_size = tester.totals()
+    n_tests, by_size = cit.totals()
     return ICDResult(pag=pag, sepsets=st.sepsets, ci_tests=n_tests, iterations=iterations, ci_tests_by_size=by_size)
 
 

@@ -15,6 +15,10 @@ dynamically without changing what the model sees.
 CLEANN's abductive step (``recommend``): run history + [MASK], take the top-1 item,
 then run history + that item and read the last layer's attention; the appended item
 is the last position, the explanation target.
+
+``RecTester`` (CLEANN's removal tester for recommendation) removes candidate history
+items, batched like the text tester; positions index the abductive sequence
+``history + [top-1]``, whose last position (the target) is never removable.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import torch
 
 from cleann.errors import BadInputError
 from cleann.models.device import model_device
+from cleann.models.sentiment import check_positions
 
 META_FILE = "bert4rec.json"
 
@@ -237,3 +242,49 @@ def recommend(rec: Bert4Rec, histories: Sequence[Sequence[int]], k: int = 10,
                 attention=np.ascontiguousarray(last[row, :, width - n:, width - n:],
                                                dtype=np.float32)))
     return results
+
+
+@dataclass
+class RecOutcome:
+    """Recommendation after removing one accepted candidate set of history items."""
+
+    new_top1: int
+    rank_in_original_topk: int | None  # 1-based; None when not in the original top-k
+
+
+class RecTester:
+    """Remove candidate history items and report whether the top-1 recommendation changes.
+
+    Items of the original history stay excluded from the new recommendation (a removed
+    item becoming the new top-1 would not be a meaningful replacement).
+    """
+
+    def __init__(self, rec: Bert4Rec, inference: RecInference, max_batch: int = 256) -> None:
+        self.rec, self.inference, self.max_batch = rec, inference, max_batch
+        self.history = rec.to_internal(list(inference.history))
+        self.top1 = int(inference.topk[0])
+        self.topk = [int(i) for i in inference.topk]
+        self.forward_passes = 0
+        self.rows = 0  # candidate removals run through the model
+        self.accepted: dict[tuple[int, ...], RecOutcome] = {}
+
+    def __call__(self, candidates: Sequence[tuple[int, ...]]) -> list[bool]:
+        cands = [tuple(int(p) for p in c) for c in candidates]
+        length = len(self.history) + 1
+        check_positions(cands, length, self.inference.target)
+        changed: list[bool] = []
+        for start in range(0, len(cands), self.max_batch):
+            part = cands[start:start + self.max_batch]
+            hists = [np.delete(self.history, list(c)) for c in part]
+            logits = next_item_logits(self.rec, hists, batch_size=self.max_batch)
+            self.forward_passes += 1
+            self.rows += len(part)
+            logits = exclude(logits, [self.history] * len(part))
+            new = self.rec.to_external(logits.argmax(dim=1).numpy())
+            for cand, item in zip(part, new.tolist()):
+                hit = int(item) != self.top1
+                if hit:
+                    rank = self.topk.index(item) + 1 if item in self.topk else None
+                    self.accepted[cand] = RecOutcome(int(item), rank)
+                changed.append(hit)
+        return changed

@@ -116,7 +116,7 @@ class TextBackend:
         ]
 
     def tester(self, view: SampleView, removal: str):
-        from cleann.models.testers import SentimentTester
+        from cleann.models.sentiment import SentimentTester
 
         return SentimentTester(self.model, self.tokenizer, view.raw, removal=removal, fast=self.fast_rows)
 
@@ -154,7 +154,7 @@ class RecBackend:
         return views
 
     def tester(self, view: SampleView, removal: str):
-        from cleann.models.testers import RecTester
+        from cleann.models.bert4rec import RecTester
 
         return RecTester(self.rec, view.raw)
 

@@ -27,8 +27,8 @@ def _expected_edges(case: dict) -> list[tuple]:
 
 def _learn(case: dict):
     corr = attention_to_correlation(np.array(case["attention"]))
-    tester = FisherZTest(corr, case["num_samples"], case["alpha"], case["legacy_negative_pcorr"])
-    return learn_icd(case["nodes"], tester), tester
+    ci_test = FisherZTest(corr, case["num_samples"], case["alpha"], case["legacy_negative_pcorr"])
+    return learn_icd(case["nodes"], ci_test), ci_test
 
 
 def test_golden_cases_present():
@@ -38,7 +38,7 @@ def test_golden_cases_present():
 @pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
 def test_icd_matches_golden_pag(path):
     case = json.loads(path.read_text())
-    result, tester = _learn(case)
+    result, ci_test = _learn(case)
     got, want = result.pag.edges(), _expected_edges(case)
     if got != want:
         stored = {(i, j): tuple(s) for i, j, s in case["sepsets"]}
@@ -48,12 +48,12 @@ def test_icd_matches_golden_pag(path):
             f"{case['id']}: edges differ on {sorted(set(got) ^ set(want))}; sepsets (ours, stored) "
             f"{sep_diff}; tests by size {result.ci_tests_by_size} vs {case['ci_tests_by_cond_size']}"
         )
-    assert tester.n_singular == 0
+    assert ci_test.n_singular == 0
     # every recorded sepset separates its pair, and covers exactly the non-adjacent pairs
     nodes = case["nodes"]
     adjacent = {(i, j) for i, j, *_ in got}
     assert set(result.sepsets) == {(i, j) for k, i in enumerate(nodes) for j in nodes[k + 1:]} - adjacent
     for (i, j), sep in result.sepsets.items():
-        assert tester.independent(i, j, sep)
+        assert ci_test.independent(i, j, sep)
 
 

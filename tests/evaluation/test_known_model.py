@@ -11,7 +11,7 @@ from cleann.baselines.inputs import text_input
 from cleann.explainers import Explanation, Sample, get_explainer
 from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
 from cleann.metrics.probes import TextProbe
-from cleann.models.testers import SentimentTester
+from cleann.models.sentiment import SentimentTester
 
 from evalkit import POSITIVE, infer_one
 

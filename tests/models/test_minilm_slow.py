@@ -27,7 +27,7 @@ def test_real_minilm_attention_and_truncation():
 def test_default_sentiment_model_when_trained():
     from cleann.models.default import default_sentiment_dir, is_complete
     from cleann.models.sentiment import infer, load_classifier
-    from cleann.models.testers import SentimentTester
+    from cleann.models.sentiment import SentimentTester
 
     folder = default_sentiment_dir()
     if not is_complete(folder):

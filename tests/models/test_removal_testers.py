@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from cleann.models.bert4rec import pad_batch, recommend
-from cleann.models.sentiment import infer
-from cleann.models.testers import RecTester, SentimentTester
+from cleann.models.bert4rec import RecTester, pad_batch, recommend
+from cleann.models.sentiment import SentimentTester, infer
 
 TEXT = "good movie but bad acting and great plot"
 #        1    2     3   4    5      6   7     8   (positions; 0 = [CLS], 9 = [SEP])
