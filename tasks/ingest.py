@@ -13,8 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from cleann.sources import artifacts
-from cleann.sources.catalog import SourceSpec
-from cleann.store.ingest import ingest_source
+from cleann.sources.catalog import SourceSpec, ingest_source
 from cleann.tasks.retry import retry_only_when
 
 

@@ -61,7 +61,7 @@ def ingest_defaults(db: str | None) -> None:
     from cleann.cli.ingest import print_results
     from cleann.flows.ingest import ingest_offline_defaults
     from cleann.store.db import connect
-    from cleann.store.ingest import document_summary, movielens_summary
+    from cleann.store.db import document_summary, movielens_summary
 
     print_results(ingest_offline_defaults(db))
     with closing(connect(db, read_only=True)) as con:

@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def print_results(results: list[dict], fmt: str = "table") -> None:
     """One line per ingested corpus (table), or its counts as a CSV row / JSON object."""
     from cleann.cli._output import render
-    from cleann.store.ingest import IngestResult
+    from cleann.store.db import IngestResult
 
     print(render(fmt, results, table=lambda: "\n".join(IngestResult(**r).summary() for r in results)))
 

@@ -64,7 +64,7 @@ def ensure_corpus(db_path: str | Path | None, params: ExplainParams) -> int:
     if n:
         return n
     check_corpus(db_path, params)
-    from cleann.store.ingest import ingest_documents, ingest_movielens
+    from cleann.store.db import ingest_documents, ingest_movielens
 
     if params.corpus_kind == "imdb":
         from cleann.sources.text import load_offline

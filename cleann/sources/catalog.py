@@ -2,17 +2,23 @@
 
 Why: the CLI, the Prefect flow and `cleann demo` must agree on what a (dataset, source)
 pair means; a small frozen spec is also what Prefect tasks pass around (strings only).
+`ingest_source` is the ingest task's one step: load a planned source, then write it
+(`store.db.ingest_documents` / `ingest_movielens`).
 """
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from cleann.errors import BadInputError, shorten
 from cleann.sources import imdb, movielens, text
-from cleann.sources.documents import decode_utf8
+
+if TYPE_CHECKING:
+    from cleann.store.db import IngestResult
 
 TEXT_SOURCES = ("offline", "hf", "aclimdb", "csv", "parquet")
 MOVIELENS_SOURCES = ("offline", "ml-1m", "ml-100k")
@@ -154,7 +160,7 @@ def _check_table(spec: SourceSpec) -> None:
                                 f"{kind_of_text} values, not texts")
         return
     encoding = text.check_encoding(spec.encoding or "utf-8-sig")
-    decoded = decode_utf8(path.read_bytes(), path, encoding)
+    decoded = text.decode_utf8(path.read_bytes(), path, encoding)
     if not decoded.strip():
         raise BadInputError(f"{path}: file is empty")
     import csv
@@ -210,3 +216,17 @@ def load_movielens(
         return movielens.load_offline_ml100k(fetch=lambda _name: artifact_dir)
     loader = movielens.load_ml1m if spec.source == "ml-1m" else movielens.load_ml100k
     return loader(spec.path, corpus=spec.corpus)
+
+
+def ingest_source(db_path: str | Path | None, spec: SourceSpec,
+                  artifact_dir: Path | None = None) -> IngestResult:
+    """Load one planned source and write it (opens and closes the database itself)."""
+    from cleann.store.db import connect, ingest_documents, ingest_movielens
+
+    if spec.dataset == "movielens":
+        frames = load_movielens(spec, artifact_dir)
+        with closing(connect(db_path)) as con:
+            return ingest_movielens(con, *frames)
+    documents = load_documents(spec, artifact_dir)
+    with closing(connect(db_path)) as con:
+        return ingest_documents(con, documents)

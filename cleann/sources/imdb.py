@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from cleann.errors import BadInputError
 from cleann.sources.artifacts import RegistryUnreachableError
-from cleann.sources.documents import build_documents
+from cleann.sources.text import build_documents
 
 HF_IMDB = "stanfordnlp/imdb"
 IMDB_SPLITS = ("train", "test")  # `unsupervised` has no labels

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from cleann.errors import BadInputError
-from cleann.sources.documents import (
+from cleann.sources.text import (
     DOC_COLUMNS, build_documents, clean_text, hash_split, make_doc_ids, normalize_labels,
 )
 

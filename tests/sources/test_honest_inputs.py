@@ -10,9 +10,8 @@ import pytest
 
 from cleann.errors import BadInputError
 from cleann.sources.catalog import check_source, load_documents, plan_sources
-from cleann.sources.documents import build_documents
 from cleann.sources.movielens import load_ml1m, load_ml100k
-from cleann.sources.text import load_table
+from cleann.sources.text import build_documents, load_table
 
 FLAGS = "|".join(["0"] * 18 + ["1"])
 

@@ -5,12 +5,10 @@ from contextlib import closing
 
 import pandas as pd
 
-from cleann.sources.catalog import plan_sources
+from cleann.sources.catalog import ingest_source, plan_sources
 from cleann.sources.text import load_table
 from cleann.store import db
-from cleann.store.ingest import (
-    document_summary, ingest_documents, ingest_movielens, ingest_source, movielens_summary,
-)
+from cleann.store.db import document_summary, ingest_documents, ingest_movielens, movielens_summary
 
 
 def write_reviews(path, texts, labels):
