@@ -96,7 +96,7 @@ def _found_size(exp, sample, backend, budget: int, removal: str) -> tuple[bool, 
 def run_kind(kind: str, ids, inputs, model_path: str, names: list[str], args) -> dict:
     """Every explainer on every sample of one kind; per explainer lists of found/size/seconds."""
     from cleann.explainers.samples import sample_from_view
-    from cleann.metrics.stage import visible_text
+    from cleann.metrics.batch import visible_text
     from cleann.pipeline.batch import get_backend
 
     backend = get_backend("imdb" if kind == "text" else "movielens", model_path)

@@ -46,7 +46,7 @@ CONFIGS = {  # name -> ExplainParams fields (missing ones: the dataclass default
 
 def run_corpus(kind: str, limit: int, heads: str, db: Path, model: str, batch_size: int,
                nodes: str = "all", config: str = "custom", **search: object) -> dict:
-    from cleann.pipeline import driver
+    from cleann.pipeline import explain
     from cleann.pipeline.params import ExecParams, ExplainParams
     from cleann.store.db import connect
 
@@ -54,7 +54,7 @@ def run_corpus(kind: str, limit: int, heads: str, db: Path, model: str, batch_si
                            nodes=nodes, **search)
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    summary = driver.run_local(params, ExecParams(limit=limit, batch_size=batch_size), model, db)
+    summary = explain.run_local(params, ExecParams(limit=limit, batch_size=batch_size), model, db)
     wall = time.perf_counter() - t0
     con = connect(db, read_only=True)
     row = con.execute("""

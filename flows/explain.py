@@ -1,8 +1,9 @@
 """Flow `explain_corpus`: prepare -> plan -> work per batch + load -> finish, every step a task.
 
-Why this shape: it is the staged job of `cleann.pipeline.job` (the same steps the local
-driver runs), so every step is retried on transient errors and visible in the Prefect UI,
-and the database is held for writing only inside the short plan, load and finish tasks.
+Why this shape: it is the staged job of `cleann.pipeline.job` (the steps of
+`cleann.pipeline.explain`, which `run_local` runs in one process), so every step is
+retried on transient errors and visible in the Prefect UI, and the database is held for
+writing only inside the short plan, load and finish tasks.
 Parameters are the two typed dataclasses of `cleann.pipeline.params` (declared once; the
 CLI options are generated from them). A run whose flow fails or crashes is marked
 ``failed`` with its reason by the state hooks.
@@ -16,13 +17,13 @@ from prefect.runtime import flow_run
 
 from cleann.flows.job import run_batches
 from cleann.pipeline.params import ExecParams, ExplainParams, from_mapping
-from cleann.pipeline.report import summary_lines
+from cleann.pipeline.explain import summary_lines
 from cleann.tasks.job import finish_job, plan_explain, prepare_explain
 
 
 def mark_failed(flow, run, state) -> None:
     """State hook (failure, crash): mark the run ``failed`` with the state's message."""
-    from cleann.pipeline.driver import known_run_id
+    from cleann.pipeline.explain import known_run_id
     from cleann.store.runs import mark_run_failed
 
     try:

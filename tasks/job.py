@@ -45,27 +45,27 @@ def limit_torch_threads() -> None:
 def prepare_explain(params: ExplainParams, execution: ExecParams) -> str:
     """The model path (a default model is trained once on first use), with its corpus present
     (an offline corpus is fetched without holding the database, then ingested)."""
-    from cleann.pipeline import driver
+    from cleann.pipeline import explain
 
-    return driver.prepare(params, execution)
+    return explain.prepare(params, execution)
 
 
 @task(name="plan_explain", **RETRIES)
 def plan_explain(params: ExplainParams, execution: ExecParams, model_path: str,
                  flow_run_id: str | None = None) -> JobPlan:
     """Register the run and stage its pending samples as batches."""
-    from cleann.pipeline import driver
+    from cleann.pipeline import explain
 
-    return driver.plan_run(params, execution, model_path, execution.db, flow_run_id=flow_run_id)
+    return explain.plan_run(params, execution, model_path, execution.db, flow_run_id=flow_run_id)
 
 
 @task(name="plan_evaluate", **RETRIES)
 def plan_evaluate(db_path: str, run_id: str, settings: EvalSettings, limit: int | None, batch_size: int,
                   staging_dir: str | None, command: str | None, device: str = "cpu") -> JobPlan:
     """Stage the explain run's samples to score against the baselines; record the evaluation."""
-    from cleann.metrics import driver
+    from cleann.metrics import evaluate
 
-    return driver.plan(db_path, run_id, settings, limit, batch_size, staging_dir, command, device)
+    return evaluate.plan(db_path, run_id, settings, limit, batch_size, staging_dir, command, device)
 
 
 @task(name="work_batch", task_run_name="{plan.job}-{batch_id}", **RETRIES)

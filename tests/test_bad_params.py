@@ -1,7 +1,7 @@
 """One row per bad parameter of explain / evaluate / retry / serve: exit 2, one line, nothing written.
 
 Why a table: every parameter is declared once (cleann/pipeline/params.py) with its bounds
-and choices, and checked there or in `driver.check_inputs` before Prefect starts; each
+and choices, and checked there or in `explain.check_inputs` before Prefect starts; each
 row is a mistake a user made (issue 12 item 6, issue 13), with the fragment the one-line
 message must contain. The database (a tiny corpus and one finished run) is compared
 before and after, and no staging folder may appear.
@@ -64,7 +64,7 @@ ROWS = [
 def world(tmp_path_factory) -> dict[str, str]:
     """A database with a tiny corpus and one finished run, and the tiny model."""
     from cleann.models.tiny import make_tiny_classifier
-    from cleann.pipeline.driver import run_local
+    from cleann.pipeline.explain import run_local
     from cleann.pipeline.params import ExecParams, ExplainParams
     from cleann.store.db import connect, insert_frame
 

@@ -18,15 +18,15 @@ from pipeline_helpers import NEGATIVE, POSITIVE, TEXTS, make_rec_db, make_text_d
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):
     from cleann.models.tiny import make_tiny_classifier
-    from cleann.pipeline import driver
+    from cleann.pipeline import explain
     from cleann.pipeline.params import ExecParams, ExplainParams
 
     tmp = tmp_path_factory.mktemp("export")
     model = make_tiny_classifier(tmp / "m", positive_words=POSITIVE, negative_words=NEGATIVE)
     db = make_text_db(tmp / "t.duckdb", TEXTS + ["   "])  # one failed sample too
-    summary = driver.run_local(ExplainParams(corpus_name="tiny", num_samples=768), ExecParams(), model, db)
+    summary = explain.run_local(ExplainParams(corpus_name="tiny", num_samples=768), ExecParams(), model, db)
     # A second run in the same database must not leak into the export.
-    driver.run_local(ExplainParams(corpus_name="tiny", num_samples=768, heads="mean"), ExecParams(limit=3), model, db)
+    explain.run_local(ExplainParams(corpus_name="tiny", num_samples=768, heads="mean"), ExecParams(limit=3), model, db)
     return db, summary.run_id
 
 
@@ -112,12 +112,12 @@ def test_refusals_exit_2_and_write_nothing(text_run, tmp_path, capsys):
 def test_rec_run_exports_items(tmp_path):
     from cleann.export import export_run
     from cleann.models.tiny import make_tiny_bert4rec
-    from cleann.pipeline import driver
+    from cleann.pipeline import explain
     from cleann.pipeline.params import ExecParams, ExplainParams
 
     model = make_tiny_bert4rec(tmp_path / "rec", n_items=20)
     db = make_rec_db(tmp_path / "r.duckdb")
-    summary = driver.run_local(ExplainParams(corpus_kind="movielens", corpus_name="ml-tiny", num_samples=768),
+    summary = explain.run_local(ExplainParams(corpus_kind="movielens", corpus_name="ml-tiny", num_samples=768),
                                ExecParams(), model, db)
     tables = {t.name: t for t in export_run(summary.run_id, tmp_path / "out", db)}
     items = pd.read_parquet(tmp_path / "out" / "items.parquet")

@@ -26,14 +26,14 @@ def run_explain(params: ExplainParams, execution: ExecParams, use_prefect: bool 
                 progress_to_stderr: bool = False) -> dict:
     """The explain job's summary dict (run id, status, counts, seconds). In-process runs
     print one line per loaded batch (on stderr when stdout carries CSV or JSON)."""
-    from cleann.pipeline.driver import check_inputs
+    from cleann.pipeline.explain import check_inputs
 
     check_inputs(params, execution)
     if use_prefect:
         from cleann.flows.explain import explain_corpus
 
         return explain_corpus(params, execution)
-    from cleann.pipeline.driver import run_local
+    from cleann.pipeline.explain import run_local
 
     return run_local(params, execution, on_batch=_progress(progress_to_stderr)).as_dict()
 
@@ -46,7 +46,7 @@ def run_explain_kwargs(kwargs: Mapping[str, Any], use_prefect: bool = True, prog
 def run_evaluate(params: ExplainParams, execution: ExecParams, settings: EvalSettings, command: str | None,
                  use_prefect: bool = True) -> dict:
     """Explain (resuming the same run), then evaluate; run id, explain summary, summary rows."""
-    from cleann.pipeline.driver import check_inputs
+    from cleann.pipeline.explain import check_inputs
 
     check_inputs(params, execution)
     if use_prefect:
@@ -54,8 +54,8 @@ def run_evaluate(params: ExplainParams, execution: ExecParams, settings: EvalSet
 
         return evaluate_corpus(settings, params, execution, command)
     from cleann.config import default_db_path
-    from cleann.metrics.driver import run_evaluation_local
-    from cleann.pipeline.driver import run_local
+    from cleann.metrics.evaluate import run_evaluation_local
+    from cleann.pipeline.explain import run_local
 
     summary = run_local(params, execution).as_dict()
     table = run_evaluation_local(execution.db or default_db_path(), summary["run_id"], settings, execution.limit,
@@ -68,7 +68,7 @@ def format_summary(summary: Mapping[str, Any], fmt: str) -> str:
     from cleann.cli._output import render
 
     def table() -> str:
-        from cleann.pipeline.report import summary_lines
+        from cleann.pipeline.explain import summary_lines
 
         return "\n".join(summary_lines(dict(summary)))
 

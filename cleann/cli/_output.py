@@ -4,7 +4,8 @@ Why one place: every command that prints data takes the same flag, declared once
 :func:`add_format_option`, and means the same by it: ``table`` is for people (the
 command's own text), ``csv`` is one header line and one line per row, ``json`` is exactly
 one JSON document on stdout and nothing else, so a script can ``json.loads`` the whole
-output. Progress goes to stderr in csv/json mode.
+output. Progress goes to stderr in csv/json mode. Rows of dicts go through :func:`render`,
+query results (DataFrames) through :func:`format_frame`.
 """
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("table", "csv", "json")
 
@@ -76,3 +80,26 @@ def render(fmt: str, rows: list[Mapping[str, Any]], *, document: Any = None,
     import pandas as pd
 
     return pd.DataFrame([flatten(r) for r in rows]).to_string(index=False, max_colwidth=80)
+
+
+def format_frame(frame: pd.DataFrame, fmt: str = "table", max_rows: int = 0, more: str = "") -> str:
+    """A query result (``cleann sql``, ``cleann query``, the demo) for ``--format fmt``.
+
+    csv: header + rows; json: one array of records (dates ISO 8601, non-ASCII text kept as
+    UTF-8); table: aligned text, at most ``max_rows`` rows (0 = all), then a line saying how
+    many there were (plus ``more``, e.g. the flag that shows them all); an empty result
+    names its columns.
+    """
+    if fmt == "csv":
+        return frame.to_csv(index=False).rstrip("\n")
+    if fmt == "json":
+        return frame.to_json(orient="records", date_format="iso", force_ascii=False)
+    if fmt != "table":
+        raise ValueError(f"unknown output format {fmt!r}")
+    if frame.empty:
+        return f"(0 rows; columns: {', '.join(map(str, frame.columns))})"
+    shown = frame if not max_rows or len(frame) <= max_rows else frame.head(max_rows)
+    text = shown.to_string(index=False, max_colwidth=80)
+    if len(shown) < len(frame):
+        text += f"\n... ({len(frame):,} rows, first {max_rows} shown{more})"
+    return text

@@ -86,7 +86,7 @@ def _step(text: str) -> None:
 
 def _show_queries(db: str | None, kind: str, run_id: str) -> None:
     from cleann.store.queries import run_query
-    from cleann.pipeline.report import format_frame
+    from cleann.cli._output import format_frame
 
     for name, params in MAIN_QUERIES[kind]:
         print(f"\n-- cleann query {name} --run {run_id}")
@@ -248,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
     from cleann.cli._jobs import run_evaluate
     from cleann.metrics.settings import EvalSettings, parse_explainers
     from cleann.pipeline.params import params_from_kwargs
-    from cleann.pipeline.report import summary_lines
+    from cleann.pipeline.explain import summary_lines
 
     started = time.perf_counter()
     db = None if args.db is None else str(args.db)

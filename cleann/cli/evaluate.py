@@ -43,7 +43,7 @@ def handle(args: argparse.Namespace) -> int:
     result = run_evaluate(params, execution, settings, command, use_prefect=not args.no_prefect)
 
     from cleann.config import default_db_path
-    from cleann.metrics.driver import paired_table
+    from cleann.metrics.evaluate import paired_table
 
     paired = paired_table(execution.db or default_db_path(), result["run_id"])
     if args.format in ("csv", "json"):

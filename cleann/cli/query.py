@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cleann.cli._output import add_format_option, render
+from cleann.cli._output import add_format_option, format_frame, render
 from cleann.errors import BadInputError
 from cleann.store.readonly import DEFAULT_WAIT_S
 
@@ -30,7 +30,6 @@ def register(subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from cleann.store.queries import list_queries
-    from cleann.pipeline.report import format_frame
 
     if args.list or not args.name:
         queries = list(list_queries().values())

@@ -9,9 +9,7 @@ import argparse
 import os
 import sys
 
-import pandas as pd
-
-from cleann.cli._output import add_format_option
+from cleann.cli._output import add_format_option, format_frame
 from cleann.errors import BadInputError
 from cleann.store.readonly import DEFAULT_WAIT_S, query
 
@@ -31,21 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def format_frame(frame: pd.DataFrame, fmt: str, max_rows: int = 0) -> str:
-    """Render a result: aligned text table, CSV, or a JSON array of records."""
-    if fmt == "csv":
-        return frame.to_csv(index=False).rstrip("\n")
-    if fmt == "json":
-        return frame.to_json(orient="records", date_format="iso", force_ascii=False)
-    if frame.empty:
-        return f"(0 rows; columns: {', '.join(map(str, frame.columns))})"
-    shown = frame if not max_rows or len(frame) <= max_rows else frame.head(max_rows)
-    text = shown.to_string(index=False, max_colwidth=80)
-    if len(shown) < len(frame):
-        text += f"\n... ({len(frame):,} rows, first {max_rows} shown; use --max-rows 0 for all)"
-    return text
-
-
 def run(args: argparse.Namespace) -> int:
     if args.max_rows < 0:
         raise BadInputError(f"--max-rows {args.max_rows}: use 0 (all rows) or a positive number")
@@ -53,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--wait {args.wait:g}: use a number of seconds, 0 or more")
     frames = query(args.statement, args.db, wait_s=args.wait)
     try:
-        texts = [format_frame(frame, args.format, args.max_rows) for frame in frames]
+        texts = [format_frame(frame, args.format, args.max_rows, more="; use --max-rows 0 for all") for frame in frames]
         if args.format == "json" and len(texts) > 1:  # still one document: an array per statement
             texts = ["[" + ",".join(texts) + "]"]
         for text in texts:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from cleann.errors import BadInputError
 from cleann.metrics.settings import EvalSettings, describe_machine
-from cleann.pipeline.corpus import select_samples
+from cleann.pipeline.explain import select_samples
 from cleann.pipeline.params import ExplainParams
 from cleann.store.runs import Staging, batch_id_for, default_staging_root, get_run, open_db
 

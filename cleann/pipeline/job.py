@@ -148,7 +148,7 @@ class StagedJob:
 
 
 # name -> "module:attribute", imported on first use (the evaluate job pulls in the explainers)
-JOBS = {"explain": "cleann.pipeline.driver:EXPLAIN_JOB", "evaluate": "cleann.metrics.driver:EVALUATE_JOB"}
+JOBS = {"explain": "cleann.pipeline.explain:EXPLAIN_JOB", "evaluate": "cleann.metrics.evaluate:EVALUATE_JOB"}
 
 
 def get_job(name: str) -> StagedJob:

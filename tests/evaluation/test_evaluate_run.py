@@ -7,9 +7,9 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from cleann.metrics.driver import run_evaluation_local
+from cleann.metrics.evaluate import run_evaluation_local
 from cleann.metrics.settings import EvalSettings
-from cleann.pipeline.driver import run_local
+from cleann.pipeline.explain import run_local
 from cleann.pipeline.params import ExecParams, ExplainParams
 from cleann.store.db import connect
 

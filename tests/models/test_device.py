@@ -113,15 +113,15 @@ def test_work_steps_hand_the_plans_device_to_the_backend(monkeypatch, tmp_path, 
         return "manifest"
 
     if job == "explain":
-        from cleann.pipeline import batch, driver
+        from cleann.pipeline import batch, explain
 
         monkeypatch.setattr(batch, "process_batch", fake)
-        work = driver.work
+        work = explain.work
     else:
-        from cleann.metrics import driver, stage
+        from cleann.metrics import batch, evaluate
 
-        monkeypatch.setattr(stage, "evaluate_batch", fake)
-        work = driver.work
+        monkeypatch.setattr(batch, "evaluate_batch", fake)
+        work = evaluate.work
     plan = JobPlan(job, "r1", str(tmp_path / "x.duckdb"), str(tmp_path), "m", ExplainParams().to_json(),
                    ("b1",), 1, settings_json=EvalSettings(explainers=("ig",)).to_json(), options={"device": "auto"})
     assert work(plan, "b1") == "manifest" and seen["device"] == "auto"
@@ -130,11 +130,11 @@ def test_work_steps_hand_the_plans_device_to_the_backend(monkeypatch, tmp_path, 
 def test_evaluate_plan_records_the_device(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
-    from cleann.metrics import driver, plan as plan_mod
+    from cleann.metrics import evaluate, plan as plan_mod
     from cleann.metrics.settings import EvalSettings
 
     monkeypatch.setattr(plan_mod, "plan_evaluation", lambda *a, **k: SimpleNamespace(
         run_id="r1", db_path="d", staging_root=str(tmp_path), model_path="m", params_json="{}",
         batch_ids=["b1"], n_samples=1, settings_json=EvalSettings(explainers=("ig",)).to_json()))
-    assert driver.plan("d", "r1", EvalSettings(explainers=("ig",)), device="cpu").options["device"] == "cpu"
-    assert driver.plan("d", "r1", EvalSettings(explainers=("ig",))).options["device"] == "cpu"  # the default
+    assert evaluate.plan("d", "r1", EvalSettings(explainers=("ig",)), device="cpu").options["device"] == "cpu"
+    assert evaluate.plan("d", "r1", EvalSettings(explainers=("ig",))).options["device"] == "cpu"  # the default

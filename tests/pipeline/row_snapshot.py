@@ -69,9 +69,9 @@ def snapshot_rows(db: Path, run_id: str, columns: dict[str, list[str]] | None = 
 
 def make_runs(folder: Path, text_model: Path, rec_model: Path) -> dict:
     """Run the fixed explain (text, rec) and evaluate (text) jobs; returns id -> rows."""
-    from cleann.metrics.driver import run_evaluation_local
+    from cleann.metrics.evaluate import run_evaluation_local
     from cleann.metrics.settings import EvalSettings
-    from cleann.pipeline.driver import run_local
+    from cleann.pipeline.explain import run_local
     from cleann.pipeline.params import ExecParams, ExplainParams
 
     text_db = make_text_db(folder / "text.duckdb")

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from cleann.pipeline import batch, driver
+from cleann.pipeline import batch, explain
 from cleann.pipeline.params import ExecParams, ExplainParams
 
 from pipeline_helpers import TEXTS, make_text_db, table_rows
@@ -32,7 +32,7 @@ def test_transient_faults_in_a_fifth_of_batches_are_retried_to_identical_rows(
     from cleann.flows.explain import explain_corpus
 
     clean_db = make_text_db(tmp_path / "clean.duckdb")
-    clean = driver.run_local(PARAMS, ExecParams(batch_size=1), tiny_text_model, clean_db)
+    clean = explain.run_local(PARAMS, ExecParams(batch_size=1), tiny_text_model, clean_db)
     expected = table_rows(clean_db, clean.run_id)
 
     real = batch.process_batch

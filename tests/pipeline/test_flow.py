@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from cleann.pipeline import driver
+from cleann.pipeline import explain
 from cleann.pipeline.params import ExecParams, ExplainParams
 from cleann.store.db import connect
 
@@ -18,7 +18,7 @@ PARAMS = ExplainParams(corpus_name="tiny", num_samples=768)
 
 def reference_rows(tmp_path, model, limit=None):
     db = make_text_db(tmp_path / "reference.duckdb")
-    s = driver.run_local(PARAMS, ExecParams(limit=limit), model, db)
+    s = explain.run_local(PARAMS, ExecParams(limit=limit), model, db)
     return s.run_id, table_rows(db, s.run_id)
 
 
@@ -70,7 +70,7 @@ def test_a_failing_flow_marks_its_run_failed(prefect_harness, tmp_path, tiny_tex
     def boom(plan, failed_batches=0, started=None):
         raise RuntimeError("injected: finish broke")
 
-    monkeypatch.setattr(driver, "EXPLAIN_JOB", dataclasses.replace(driver.EXPLAIN_JOB, finish=boom))
+    monkeypatch.setattr(explain, "EXPLAIN_JOB", dataclasses.replace(explain.EXPLAIN_JOB, finish=boom))
     db = make_text_db(tmp_path / "fail.duckdb")
     with pytest.raises(RuntimeError, match="injected"):
         explain_corpus(PARAMS, ExecParams(model=str(tiny_text_model), db=str(db), limit=2))

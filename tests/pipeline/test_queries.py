@@ -350,7 +350,7 @@ def test_real_run_words_have_no_pieces(tmp_path, nodes):
     import re
 
     from cleann.models.tiny import make_tiny_classifier
-    from cleann.pipeline import driver
+    from cleann.pipeline import explain
     from cleann.pipeline.params import ExecParams, ExplainParams
 
     from pipeline_helpers import NEGATIVE, POSITIVE, make_text_db
@@ -358,7 +358,7 @@ def test_real_run_words_have_no_pieces(tmp_path, nodes):
     model = make_tiny_classifier(tmp_path / "m", words=["##s", "##ly", "told"], positive_words=POSITIVE,
                                  negative_words=NEGATIVE)
     db = make_text_db(tmp_path / "w.duckdb", PIECE_TEXTS)
-    summary = driver.run_local(ExplainParams(corpus_name="tiny", num_samples=768, nodes=nodes), ExecParams(),
+    summary = explain.run_local(ExplainParams(corpus_name="tiny", num_samples=768, nodes=nodes), ExecParams(),
                                model, db)
     con = connect(db, read_only=True)
     pieces = con.execute("SELECT count(*) FROM tokens WHERE run_id = ? AND token LIKE '##%'",

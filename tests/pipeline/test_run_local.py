@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cleann.pipeline import driver
+from cleann.pipeline import explain
 from cleann.pipeline.params import ExecParams, ExplainParams
 from cleann.store.db import connect
 
@@ -14,7 +14,7 @@ PARAMS = ExplainParams(corpus_name="tiny", num_samples=768)
 
 
 def test_run_writes_expected_rows_and_rerun_adds_nothing(text_db, tiny_text_model):
-    first = driver.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    first = explain.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
     assert (first.done, first.failed, first.processed_now, first.status) == (len(TEXTS), 0, len(TEXTS), "completed")
     rows = table_rows(text_db, first.run_id)
     con = connect(text_db, read_only=True)
@@ -37,16 +37,16 @@ def test_run_writes_expected_rows_and_rerun_adds_nothing(text_db, tiny_text_mode
     # Each sample has at most one rank-0 row, a copy of one of its per-head rows.
     assert len({r[0] for r in best}) == len(best)
 
-    second = driver.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    second = explain.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
     assert second.run_id == first.run_id and second.processed_now == 0
     assert table_rows(text_db, first.run_id) == rows
 
 
 def test_limit_extends_the_same_run(text_db, tiny_text_model):
-    a = driver.run_local(PARAMS, ExecParams(limit=3), tiny_text_model, text_db)
-    b = driver.run_local(PARAMS, ExecParams(limit=5), tiny_text_model, text_db)
+    a = explain.run_local(PARAMS, ExecParams(limit=3), tiny_text_model, text_db)
+    b = explain.run_local(PARAMS, ExecParams(limit=5), tiny_text_model, text_db)
     assert a.run_id == b.run_id and (a.processed_now, b.processed_now, b.done) == (3, 2, 5)
-    other = driver.run_local(PARAMS.with_(alpha=0.05), ExecParams(limit=1), tiny_text_model, text_db)
+    other = explain.run_local(PARAMS.with_(alpha=0.05), ExecParams(limit=1), tiny_text_model, text_db)
     assert other.run_id != a.run_id
 
 
@@ -54,7 +54,7 @@ def test_permanent_failure_is_recorded_and_retry_completes_it(tmp_path, tiny_tex
     from cleann.cli import main
 
     db = make_text_db(tmp_path / "f.duckdb", TEXTS[:3] + ["   "])
-    summary = driver.run_local(PARAMS, ExecParams(batch_size=2), tiny_text_model, db)
+    summary = explain.run_local(PARAMS, ExecParams(batch_size=2), tiny_text_model, db)
     assert (summary.done, summary.failed, summary.status) == (3, 1, "partial")
     con = connect(db)
     failed = con.execute("SELECT sample_id, error FROM samples WHERE status = 'failed'").fetchall()
@@ -86,7 +86,7 @@ def test_a_sample_that_raises_fails_alone(text_db, tiny_text_model, monkeypatch)
         return real(view, *args, **kwargs)
 
     monkeypatch.setattr(batch, "explain_view", flaky)
-    summary = driver.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    summary = explain.run_local(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
     con = connect(text_db, read_only=True)
     failed = con.execute("SELECT sample_id, error FROM samples WHERE status = 'failed' ORDER BY 1").fetchall()
     con.close()
@@ -99,7 +99,7 @@ def test_a_sample_that_raises_fails_alone(text_db, tiny_text_model, monkeypatch)
 def test_transient_error_propagates_for_a_retry(text_db, tiny_text_model, monkeypatch):
     from cleann.pipeline import batch
 
-    plan = driver.plan_run(PARAMS, ExecParams(batch_size=20), tiny_text_model, text_db)
+    plan = explain.plan_run(PARAMS, ExecParams(batch_size=20), tiny_text_model, text_db)
     monkeypatch.setattr(batch, "explain_view", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
     with pytest.raises(OSError):
         batch.process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model))
@@ -109,15 +109,15 @@ def test_transient_error_propagates_for_a_retry(text_db, tiny_text_model, monkey
 def test_staged_but_unloaded_batch_is_recovered_on_resume(text_db, tiny_text_model):
     from cleann.pipeline.batch import process_batch
 
-    plan = driver.plan_run(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    plan = explain.plan_run(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
     process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model))  # then "killed"
-    again = driver.plan_run(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
+    again = explain.plan_run(PARAMS, ExecParams(batch_size=4), tiny_text_model, text_db)
     assert again.recovered == 4 and again.n_pending == len(TEXTS) - 4
 
 
 @pytest.mark.parametrize("nodes", ["words", "topk:3"])
 def test_node_selection_positions_are_token_positions(text_db, tiny_text_model, nodes):
-    summary = driver.run_local(PARAMS.with_(nodes=nodes, heads="mean"), ExecParams(batch_size=10),
+    summary = explain.run_local(PARAMS.with_(nodes=nodes, heads="mean"), ExecParams(batch_size=10),
                                tiny_text_model, text_db)
     con = connect(text_db, read_only=True)
     heads = con.execute("SELECT DISTINCT head FROM explain_heads WHERE run_id = ?", [summary.run_id]).fetchall()
@@ -137,7 +137,7 @@ def test_node_selection_positions_are_token_positions(text_db, tiny_text_model, 
 def test_movielens_run_holds_out_last_item(tmp_path, tiny_rec_model):
     db = make_rec_db(tmp_path / "r.duckdb")
     params = ExplainParams(corpus_kind="movielens", corpus_name="ml-tiny", num_samples=768)
-    summary = driver.run_local(params, ExecParams(batch_size=2), tiny_rec_model, db)
+    summary = explain.run_local(params, ExecParams(batch_size=2), tiny_rec_model, db)
     assert (summary.done, summary.failed) == (4, 0)
     con = connect(db, read_only=True)
     samples = con.execute("SELECT sample_id, label, n_tokens FROM samples ORDER BY CAST(sample_id AS INT)").fetchall()
@@ -153,10 +153,10 @@ def test_movielens_run_holds_out_last_item(tmp_path, tiny_rec_model):
 
 
 def test_attention_is_stored_only_on_request(text_db, tiny_text_model):
-    plain = driver.run_local(PARAMS, ExecParams(limit=2), tiny_text_model, text_db)
+    plain = explain.run_local(PARAMS, ExecParams(limit=2), tiny_text_model, text_db)
     folder = text_db.with_name(text_db.name + ".staging") / plain.run_id / "attention"
     assert not folder.exists()
-    driver.run_local(PARAMS, ExecParams(limit=3, store_attention=True), tiny_text_model, text_db)
+    explain.run_local(PARAMS, ExecParams(limit=3, store_attention=True), tiny_text_model, text_db)
     (saved,) = folder.glob("*.npz")  # only the one sample processed by this invocation
     con = connect(text_db, read_only=True)
     n = con.execute("SELECT n_tokens FROM samples WHERE sample_id = ?", [saved.stem]).fetchall()[0][0]
@@ -167,8 +167,8 @@ def test_attention_is_stored_only_on_request(text_db, tiny_text_model):
 def test_sample_search_keeps_the_best_sets_with_fewer_passes(text_db, tiny_text_model):
     reference = PARAMS.with_(search="head", max_model_rows=None)
     assert '"search"' not in reference.to_json()  # earlier run ids stay valid
-    per_head = driver.run_local(reference, ExecParams(batch_size=4), tiny_text_model, text_db)
-    together = driver.run_local(reference.with_(search="sample"), ExecParams(batch_size=4), tiny_text_model, text_db)
+    per_head = explain.run_local(reference, ExecParams(batch_size=4), tiny_text_model, text_db)
+    together = explain.run_local(reference.with_(search="sample"), ExecParams(batch_size=4), tiny_text_model, text_db)
     assert together.run_id != per_head.run_id and together.done == per_head.done == len(TEXTS)
     a, b = table_rows(text_db, per_head.run_id), table_rows(text_db, together.run_id)
     assert [r[1:] for r in a["graph_edges"]] == [r[1:] for r in b["graph_edges"]]

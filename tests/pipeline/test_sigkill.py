@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from cleann.pipeline import driver
+from cleann.pipeline import explain
 from cleann.pipeline.params import ExecParams, ExplainParams
 from cleann.store.db import connect
 
@@ -40,12 +40,12 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, tiny_text_model):
     con.close()
     assert run_status == "running" and 2 <= n_before < len(TEXTS)
 
-    resumed = driver.run_local(PARAMS, ExecParams(batch_size=3), tiny_text_model, killed_db)
+    resumed = explain.run_local(PARAMS, ExecParams(batch_size=3), tiny_text_model, killed_db)
     assert resumed.done == len(TEXTS) and resumed.status == "completed"
     assert resumed.processed_now <= len(TEXTS) - n_before  # finished samples were not redone
 
     clean_db = make_text_db(tmp_path / "clean.duckdb")
-    clean = driver.run_local(PARAMS, ExecParams(batch_size=1), tiny_text_model, clean_db)
+    clean = explain.run_local(PARAMS, ExecParams(batch_size=1), tiny_text_model, clean_db)
     assert clean.run_id == resumed.run_id
     assert table_rows(killed_db, resumed.run_id) == table_rows(clean_db, clean.run_id)
     staging = tmp_path / "killed.duckdb.staging" / resumed.run_id
@@ -133,11 +133,11 @@ def test_sigkill_at_20_random_points_then_resume_equals_uninterrupted(tmp_path, 
     print(f"kill points (phase, delay s): {log}; samples stored before the resume: {n_before}")
     assert n_before < len(MANY_TEXTS), "the killed invocations finished the run"
 
-    resumed = driver.run_local(PARAMS, ExecParams(batch_size=8), tiny_text_model, db)
+    resumed = explain.run_local(PARAMS, ExecParams(batch_size=8), tiny_text_model, db)
     assert (resumed.status, resumed.done) == ("completed", len(MANY_TEXTS))
 
     clean_db = make_text_db(tmp_path / "clean.duckdb", MANY_TEXTS)
-    clean = driver.run_local(PARAMS, ExecParams(batch_size=8), tiny_text_model, clean_db)
+    clean = explain.run_local(PARAMS, ExecParams(batch_size=8), tiny_text_model, clean_db)
     assert clean.run_id == resumed.run_id
     assert table_rows(db, resumed.run_id) == table_rows(clean_db, clean.run_id), log
     staging = tmp_path / "killed.duckdb.staging" / resumed.run_id

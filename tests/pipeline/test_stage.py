@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from cleann.causal.multihead import ModelRowBudgetExceeded, TimedTester, Verdicts
-from cleann.pipeline import driver
+from cleann.pipeline import explain
 from cleann.pipeline.params import ExecParams, ExplainParams
 from cleann.store.db import connect
 
@@ -42,8 +42,8 @@ PARAMS = ExplainParams(corpus_name="tiny", num_samples=768)
 
 
 def test_budget_samples_are_stored_as_budget_with_the_reason(text_db, tiny_text_model):
-    tight = driver.run_local(PARAMS.with_(max_model_rows=1), ExecParams(batch_size=5), tiny_text_model, text_db)
-    free = driver.run_local(PARAMS, ExecParams(batch_size=5), tiny_text_model, text_db)
+    tight = explain.run_local(PARAMS.with_(max_model_rows=1), ExecParams(batch_size=5), tiny_text_model, text_db)
+    free = explain.run_local(PARAMS, ExecParams(batch_size=5), tiny_text_model, text_db)
     assert tight.run_id != free.run_id and tight.done == free.done == len(TEXTS)
     con = connect(text_db, read_only=True)
     q = ("SELECT sample_id, explain_status, explain_reason, model_rows, best_size FROM samples "

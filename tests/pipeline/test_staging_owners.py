@@ -14,7 +14,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from cleann.pipeline import batch, driver
+from cleann.pipeline import batch, explain
 from cleann.pipeline.params import ExecParams, ExplainParams
 from cleann.store.runs import Staging, _process_start
 from cleann.store.db import connect
@@ -65,9 +65,9 @@ def test_second_invocation_keeps_the_first_ones_inputs(tmp_path, tiny_text_model
     db = make_text_db(tmp_path / "t.duckdb")
     script = textwrap.dedent(f"""
         import sys, time
-        from cleann.pipeline import driver
+        from cleann.pipeline import explain
         from cleann.pipeline.params import ExecParams, ExplainParams
-        plan = driver.plan_run(ExplainParams(corpus_name="tiny", num_samples=768),
+        plan = explain.plan_run(ExplainParams(corpus_name="tiny", num_samples=768),
                                ExecParams(batch_size=1), {str(tiny_text_model)!r}, {str(db)!r})
         print(" ".join(plan.batch_ids), flush=True)
         time.sleep(300)
@@ -77,7 +77,7 @@ def test_second_invocation_keeps_the_first_ones_inputs(tmp_path, tiny_text_model
     try:
         batch_ids = first.stdout.readline().split()
         assert len(batch_ids) == len(TEXTS)
-        second = driver.plan_run(PARAMS, ExecParams(batch_size=5), tiny_text_model, db)
+        second = explain.plan_run(PARAMS, ExecParams(batch_size=5), tiny_text_model, db)
         assert not set(second.batch_ids) & set(batch_ids)
         missing = [b for b in batch_ids if not second.staging.fs.exists(second.staging.input_path(b))]
         assert not missing, f"the second invocation deleted {len(missing)} inputs of the first"
@@ -85,7 +85,7 @@ def test_second_invocation_keeps_the_first_ones_inputs(tmp_path, tiny_text_model
         first.send_signal(signal.SIGKILL)
         first.wait()
         first.stdout.close()
-    third = driver.plan_run(PARAMS, ExecParams(batch_size=5), tiny_text_model, db)  # A is dead now
+    third = explain.plan_run(PARAMS, ExecParams(batch_size=5), tiny_text_model, db)  # A is dead now
     left = [b for b in batch_ids if third.staging.fs.exists(third.staging.input_path(b))]
     assert not left, "a dead invocation's inputs are cleared"
 
@@ -112,7 +112,7 @@ def test_missing_or_forbidden_file_fails_the_sample_not_the_batch(tmp_path, tiny
     from cleann.pipeline.batch import get_backend
 
     db = make_text_db(tmp_path / "t.duckdb")
-    plan = driver.plan_run(PARAMS, ExecParams(batch_size=len(TEXTS)), tiny_text_model, db)
+    plan = explain.plan_run(PARAMS, ExecParams(batch_size=len(TEXTS)), tiny_text_model, db)
     backend = _Flaky(get_backend("imdb", str(tiny_text_model)), TEXTS[3], exc)
     batch.process_batch(plan.staging, plan.batch_ids[0], PARAMS, str(tiny_text_model), backend=backend)
     samples = plan.staging.read_table(plan.batch_ids[0], "samples").to_pandas()
@@ -126,7 +126,7 @@ def test_other_os_errors_stay_transient(tmp_path, tiny_text_model):
     from cleann.pipeline.batch import get_backend
 
     db = make_text_db(tmp_path / "t.duckdb")
-    plan = driver.plan_run(PARAMS, ExecParams(batch_size=len(TEXTS)), tiny_text_model, db)
+    plan = explain.plan_run(PARAMS, ExecParams(batch_size=len(TEXTS)), tiny_text_model, db)
     eio = OSError(errno.EIO, "Input/output error")
     backend = _Flaky(get_backend("imdb", str(tiny_text_model)), TEXTS[3], eio)
     with pytest.raises(OSError, match="Input/output error"):

@@ -21,7 +21,7 @@ TEXTS = ["good movies", "bad films but fun", "the plot was boring , awful", "gre
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     from cleann.models.tiny import make_tiny_classifier
-    from cleann.pipeline import driver
+    from cleann.pipeline import explain
     from cleann.pipeline.params import ExecParams, ExplainParams
 
     tmp = tmp_path_factory.mktemp("corpus")
@@ -29,7 +29,7 @@ def run(tmp_path_factory):
                                  negative_words=NEGATIVE)
     db = make_text_db(tmp / "c.duckdb", TEXTS + [" "])
     # search="head": every head searched to its own minimal sets, so head agreement has pairs.
-    summary = driver.run_local(ExplainParams(corpus_name="tiny", num_samples=768, search="head"), ExecParams(),
+    summary = explain.run_local(ExplainParams(corpus_name="tiny", num_samples=768, search="head"), ExecParams(),
                                model, db)
     return db, summary.run_id
 

@@ -1,8 +1,10 @@
-"""The evaluate job's steps (plan, work on one batch, finish) and a local driver.
+"""The evaluate job's steps: plan, work (one batch), finish; and a local driver.
 
 Why: evaluation is the staged job of :mod:`cleann.pipeline.job` with its own steps and
-table policy; the flow ``evaluate_corpus`` calls each step as a task, tests and
-`--no-prefect` call them here. Run-level aggregates go to `metrics` with ``sample_id = ''``.
+table policy (the counterpart of :mod:`cleann.pipeline.explain`); the flow
+``evaluate_corpus`` calls each step as a task, tests and `--no-prefect` call them here.
+The plan is :mod:`cleann.metrics.plan`, the work on one batch :mod:`cleann.metrics.batch`.
+Run-level aggregates go to `metrics` with ``sample_id = ''``.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def plan(db_path: str | Path, run_id: str, settings: EvalSettings, limit: int | 
 
 def work(plan: JobPlan, batch_id: str) -> str:
     """Evaluate one staged batch into staged files; returns the manifest path."""
-    from cleann.metrics.stage import evaluate_batch
+    from cleann.metrics.batch import evaluate_batch
 
     return evaluate_batch(plan.staging, batch_id, plan.params, plan.model_path,
                           EvalSettings.from_json(plan.settings_json),

@@ -1,9 +1,15 @@
-"""The worker's job for one evaluation batch: infer, run the explainers, score every one.
+"""The work on one evaluation batch: infer, run the explainers, score every one; then its rows.
 
-Why per batch and staged: same contract as the pipeline's stage (touches only the
-staging folder; a retried batch overwrites its files), so the same task runners and the
+Why one module: this is everything an evaluation worker does between the plan and the
+load, in the order it happens (the evaluate job's counterpart of
+:mod:`cleann.pipeline.batch`). Same contract as the explain batch: it touches only the
+staging folder (a retried batch overwrites its files), so the same task runners and the
 single-writer loader apply. One explainer failing on one sample is recorded as metric
 ``error`` = 1 for that pair and does not stop the others.
+
+Rows (:class:`EvalRows`: metrics, explainer_costs, token_scores, baseline explanations)
+have explicit Arrow schemas: a batch can have no rows for a table, and the staged Parquet
+must still load into DuckDB with the right types (same reason as the explain batch's rows).
 """
 from __future__ import annotations
 
@@ -11,16 +17,18 @@ import inspect
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cleann.explainers import STATUSES, Cost, Explainer, Explanation, get_explainer
 from cleann.explainers.samples import sample_from_view
 from cleann.metrics.per_sample import evaluate_ranking, evaluate_set
-from cleann.metrics.rows import EvalRows
-from cleann.metrics.settings import EvalSettings
 from cleann.metrics.probes import RecProbe, TextProbe
+from cleann.metrics.settings import EvalSettings
 from cleann.pipeline.batch import get_backend
 from cleann.pipeline.params import ExplainParams
 from cleann.store.runs import Staging
@@ -137,3 +145,66 @@ def evaluate_batch(staging: Staging, batch_id: str, params: ExplainParams, model
         for sid, view, (_, row) in zip(ids, views, frame.iterrows()):
             evaluate_sample(rows, sid, view, backend, row, params, settings, explainers, infer_share)
     return staging.write_batch(batch_id, rows.frames(), ids)
+
+
+# --- the rows a batch stages ----------------------------------------------------------
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "metrics": pa.schema([("run_id", pa.string()), ("sample_id", pa.string()),
+                          ("explainer", pa.string()), ("metric", pa.string()), ("value", pa.float64())]),
+    "explainer_costs": pa.schema([
+        ("run_id", pa.string()), ("sample_id", pa.string()), ("explainer", pa.string()), ("status", pa.string()),
+        ("seconds", pa.float64()), ("infer_seconds", pa.float64()), ("graph_seconds", pa.float64()),
+        ("search_seconds", pa.float64()), ("model_seconds", pa.float64()), ("forward_rows", pa.int64()),
+        ("backward_rows", pa.int64())]),
+    "token_scores": pa.schema([("run_id", pa.string()), ("sample_id", pa.string()),
+                               ("explainer", pa.string()), ("pos", pa.int32()), ("score", pa.float64())]),
+    "explanations": pa.schema([
+        ("run_id", pa.string()), ("sample_id", pa.string()), ("head", pa.int32()), ("explainer", pa.string()),
+        ("rank", pa.int32()), ("positions", pa.list_(pa.int32())), ("size", pa.int32()),
+        ("dist_sum", pa.float64()), ("tester_calls", pa.int32()), ("flipped", pa.bool_()),
+        ("flipped_to", pa.int64()), ("replacement_rank", pa.int32())]),
+}
+
+
+@dataclass
+class EvalRows:
+    run_id: str
+    _rows: dict[str, list[dict]] = field(default_factory=lambda: {name: [] for name in SCHEMAS})
+
+    def add_metrics(self, sid: str, explainer: str, values: dict[str, float]) -> None:
+        self._rows["metrics"].extend(
+            {"run_id": self.run_id, "sample_id": sid, "explainer": explainer, "metric": k,
+             "value": float(v)} for k, v in values.items() if v is not None and np.isfinite(v))
+
+    def add_cost(self, sid: str, exp: Explanation, infer_seconds: float) -> None:
+        """The typed cost row: the base class's wall clock plus the sample's inference share."""
+        c = exp.cost
+        self._rows["explainer_costs"].append({
+            "run_id": self.run_id, "sample_id": sid, "explainer": exp.explainer, "status": exp.status,
+            "seconds": float(c.seconds) + float(infer_seconds), "infer_seconds": float(infer_seconds),
+            "graph_seconds": float(c.graph_seconds), "search_seconds": float(c.search_seconds),
+            "model_seconds": float(c.model_seconds), "forward_rows": int(c.forward_rows),
+            "backward_rows": int(c.backward_rows)})
+
+    def add_scores(self, sid: str, attr: Explanation) -> None:
+        self._rows["token_scores"].extend(
+            {"run_id": self.run_id, "sample_id": sid, "explainer": attr.explainer, "pos": int(p),
+             "score": float(attr.scores[p])} for p in range(len(attr.scores)))
+
+    def add_flip_set(self, sid: str, attr: Explanation, values: dict[str, float]) -> None:
+        """A ranking's smallest flipping top-k set, or a set explainer's best set (not
+        CLEANN's: the explain run stored it), comparable with CLEANN's set."""
+        if not values.get("found") or attr.explainer == "cleann":
+            return
+        k = int(values["size"])
+        positions = sorted(attr.ranking()[:k]) if attr.is_ranking else sorted(attr.best_set)
+        rank = values.get("replacement_rank")
+        self._rows["explanations"].append({
+            "run_id": self.run_id, "sample_id": sid, "head": -1,
+            "explainer": attr.explainer, "rank": 0, "positions": positions, "size": k,
+            "dist_sum": None, "tester_calls": None, "flipped": True, "flipped_to": None,
+            "replacement_rank": None if rank is None else int(rank)})
+
+    def frames(self) -> dict[str, pa.Table]:
+        return {n: pa.Table.from_pylist(r, schema=SCHEMAS[n]) for n, r in self._rows.items()}
