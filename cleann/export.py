@@ -48,7 +48,7 @@ def _sources(con: duckdb.DuckDBPyConnection, run: dict) -> dict[str, str]:
     views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     if "words" in views:
         out["words"] = "SELECT * FROM words WHERE run_id = $run"
-    corpus = "split_part((SELECT corpus FROM runs WHERE run_id = $run), ':', 2)"
+    corpus = "(SELECT corpus_name FROM runs WHERE run_id = $run)"
     if run.get("kind") == "rec":
         out["items"] = (f"SELECT * FROM items WHERE corpus = {corpus} AND item_id IN "
                         "(SELECT token_id FROM tokens WHERE run_id = $run)")

@@ -73,10 +73,9 @@ def has_evaluation(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
 
 
 def _titles(con, run: dict) -> dict[int, str]:
-    corpus = str(run.get("corpus") or "").split(":")
-    if len(corpus) < 2:
+    if not run.get("corpus_name"):
         return {}
-    rows = con.execute("SELECT item_id, title FROM items WHERE corpus = ?", [corpus[1]]).fetchall()
+    rows = con.execute("SELECT item_id, title FROM items WHERE corpus = ?", [run["corpus_name"]]).fetchall()
     return {int(i): str(t) for i, t in rows}
 
 

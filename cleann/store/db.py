@@ -87,14 +87,36 @@ def connect(
     except (duckdb.IOException, duckdb.ConnectionException, duckdb.SerializationException) as exc:
         message = " ".join(str(exc).split())
         raise BadInputError(f"{path}: cannot open the database ({message})") from None
-    if not read_only:
-        try:
+    try:
+        if read_only:
+            _run_corpus_view(con)
+        else:
             check_schema(con, path)
             migrate(con)
-        except BaseException:
-            con.close()
-            raise
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+# The pattern migration 104 backfills runs.corpus_kind/name/split with ("kind:name:split").
+_RUN_CORPUS_LABEL = "'^([^:]+):(.+):([^:]+)$'"
+
+
+def _run_corpus_view(con: duckdb.DuckDBPyConnection) -> None:
+    """Give a read-only connection migration 104's typed corpus columns when the database
+    was last written before it (read-only cannot migrate): a temporary view ``runs`` over
+    the stored table adds them, parsed as 104 backfills them, so readers work unchanged."""
+    database = con.execute("SELECT current_database()").fetchall()[0][0]
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' "
+        "AND table_name = 'runs'", [database]).fetchall()}
+    if not columns or "corpus_name" in columns:
+        return
+    parsed = ", ".join(f"nullif(regexp_extract(corpus, {_RUN_CORPUS_LABEL}, {i}), '') AS {name}"
+                       for i, name in enumerate(("corpus_kind", "corpus_name", "corpus_split"), 1))
+    quoted = '"' + database.replace('"', '""') + '"'
+    con.execute(f"CREATE TEMP VIEW runs AS SELECT *, {parsed} FROM {quoted}.main.runs")
 
 
 def _sandbox_with_directories(path: Path, directories: Sequence[str | Path]) -> duckdb.DuckDBPyConnection:

@@ -115,7 +115,9 @@ def register_run(
     row = pd.DataFrame([{
         "run_id": run_id, "flow_run_id": flow_run_id,
         "kind": "sentiment" if params.corpus_kind == "imdb" else "rec",
+        # Code reads the typed columns (migration 104); `corpus` stays as the shown label.
         "corpus": f"{params.corpus_kind}:{params.corpus_name}:{params.split}",
+        "corpus_kind": params.corpus_kind, "corpus_name": params.corpus_name, "corpus_split": params.split,
         "model": str(model_path), "model_sha256": model_sha, "params": params.to_json(),
         "code_version": code_version(), "started_at": _now(), "finished_at": None, "status": "running",
     }])

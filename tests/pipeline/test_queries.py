@@ -24,7 +24,7 @@ def qdb(tmp_path_factory):
         {"run_id": "s1", "kind": "sentiment", "corpus": "imdb:tiny:test", "status": "partial",
          "started_at": datetime(2026, 1, 1)},
         {"run_id": "r1", "kind": "rec", "corpus": "movielens:ml-t:test", "status": "completed",
-         "started_at": datetime(2026, 1, 2)},
+         "corpus_kind": "movielens", "corpus_name": "ml-t", "corpus_split": "test", "started_at": datetime(2026, 1, 2)},
         {"run_id": "s2", "kind": "sentiment", "corpus": "imdb:tiny:test", "status": "completed",
          "started_at": datetime(2025, 12, 31)},
     ]))
