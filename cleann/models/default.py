@@ -172,7 +172,12 @@ def _die_with_parent() -> None:
 
 
 def _train_bert4rec_in_child() -> str:
-    return str(ensure_default_bert4rec(log=lambda s: print(f"[bert4rec] {s}", flush=True)))
+    """BERT4Rec, then the engine's compiled kernels (minutes of one core when cold)."""
+    path = ensure_default_bert4rec(log=lambda s: print(f"[bert4rec] {s}", flush=True))
+    from cleann.causal.icd import warm_up_compiled
+
+    warm_up_compiled()
+    return str(path)
 
 
 def ensure_default_models(log: Callable[[str], None] = print) -> tuple[Path, Path]:
@@ -180,8 +185,9 @@ def ensure_default_models(log: Callable[[str], None] = print) -> tuple[Path, Pat
 
     Why: a first run trains both. When both are missing, BERT4Rec (a small model that
     gains nothing from a second core) trains in a child process on one core while
-    sentiment trains here on the other, then sentiment takes every core: the first run
-    waits for the longer training instead of the sum. Each training keeps its fixed,
+    sentiment trains here on the other; the child then compiles the engine's kernels
+    (``warm_up_compiled``), and sentiment takes every core when the child is done: the
+    first run waits for the longer job instead of the sum. Each training keeps its fixed,
     seeded schedule; the child dies with this process (no orphan).
     """
     from concurrent.futures import ProcessPoolExecutor
