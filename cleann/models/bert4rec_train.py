@@ -40,7 +40,7 @@ class RecTrainConfig:
     attention-probability dropout: dropout's Bernoulli draws were 24 % of an epoch's
     CPU, most of them on the attention probabilities (epoch ~15 % cheaper without;
     hidden dropout 0.2 stays). 30 epochs of batch 8: ~90 s of one core instead of
-    ~330 s for 100 epochs of batch 32, test HR@10 0.670 / NDCG@10 0.407 (uniform
+    ~290 s for 100 epochs of batch 32, test HR@10 0.670 / NDCG@10 0.407 (uniform
     negatives) against 0.681 / 0.405.
     """
 
