@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--max-minutes", type=positive_float, default=None,
                      help="wall-clock guard (default 240): training aborts past it and saves nothing")
     rec.add_argument("--epochs", type=positive_int, default=None,
-                     help="epochs of the fixed schedule (default 100; the best validation epoch is kept)")
+                     help="epochs of the fixed schedule (default 30; the lr schedule stretches over them; the best validation epoch is kept)")
     for p in (sent, rec):
         p.add_argument("--force", action="store_true", help="retrain even if cached")
         add_format_option(p)

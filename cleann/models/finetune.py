@@ -44,7 +44,7 @@ CORPORA = ("pang_lee_sentences", "rt_snippets", "pang_lee_reviews")
 LONG_CORPORA = ("pang_lee_reviews",)
 # Bump when the default schedule changes: a cached default with another version is
 # retrained by `ensure_default_sentiment` (cleann.models.default).
-SCHEDULE_VERSION = 2
+SCHEDULE_VERSION = 3
 
 
 class TrainingGuardError(CleannError, RuntimeError):
@@ -57,7 +57,7 @@ class FinetuneConfig:
 
     corpora: tuple[str, ...] = CORPORA
     seed: int = 0
-    epochs: int = 2
+    epochs: int = 3
     batch_size: int = 32
     lr: float = 3e-4
     warmup: float = 0.1
@@ -65,7 +65,7 @@ class FinetuneConfig:
     short_max_length: int = 80
     chunk_length: int = 128
     chunks_per_review: int = 2
-    train_top_layers: int = 2  # encoder layers below these are frozen and cached
+    train_top_layers: int = 3  # encoder layers below these are frozen and cached
     bucket_window: int = 8  # batches sorted by length together (bucketing)
     max_train_minutes: float = 240.0  # guard only: abort (nothing saved) past this
     eval_max_length: int = 512
