@@ -44,7 +44,7 @@ CORPORA = ("pang_lee_sentences", "rt_snippets", "pang_lee_reviews")
 LONG_CORPORA = ("pang_lee_reviews",)
 # Bump when the default schedule changes: a cached default with another version is
 # retrained by `ensure_default_sentiment` (cleann.models.default).
-SCHEDULE_VERSION = 3
+SCHEDULE_VERSION = 4
 
 
 class TrainingGuardError(CleannError, RuntimeError):
@@ -64,7 +64,7 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     short_max_length: int = 80
     chunk_length: int = 128
-    chunks_per_review: int = 2
+    chunks_per_review: int = 1
     train_top_layers: int = 3  # encoder layers below these are frozen and cached
     bucket_window: int = 8  # batches sorted by length together (bucketing)
     max_train_minutes: float = 240.0  # guard only: abort (nothing saved) past this
