@@ -284,13 +284,18 @@ def warm_up_compiled(n_nodes: int = 16, seed: int = 0) -> "ICDResult":
     the first explanation does not wait. Learns one PAG on seeded chain-like data with
     conditioning sets of several sizes, which reaches the kernels a real head uses.
     """
+    return learn_icd(range(n_nodes), warm_up_test(n_nodes, seed), compiled=True)
+
+
+def warm_up_test(n_nodes: int = 16, seed: int = 0):
+    """The seeded Fisher-z test of the warm-up: chain-like data, 400 samples, alpha 0.01."""
     from cleann.causal.citest import FisherZTest
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((400, n_nodes))
     for j in range(1, n_nodes):
         x[:, j] += 0.8 * x[:, j - 1] + 0.5 * x[:, max(0, j - 3)]
-    return learn_icd(range(n_nodes), FisherZTest(np.corrcoef(x.T), 400, 0.01), compiled=True)
+    return FisherZTest(np.corrcoef(x.T), 400, 0.01)
 
 
 def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = None,

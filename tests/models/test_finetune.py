@@ -139,8 +139,6 @@ def test_precision_auto_follows_the_cpu_and_is_recorded(base, tmp_path):
     assert json.loads((out / "model_card.json").read_text())["precision"] == "float32"
 
 
-@pytest.mark.skipif(not __import__("cleann.models.fast_rows", fromlist=["x"]).cpu_has_bf16(),
-                    reason="bf16 autocast is only used on a CPU with native bf16")
 def test_bf16_training_differs_from_float32_only_by_rounding(base, tmp_path):
     """bf16 autocast trains the same model up to rounding: same predictions on the data."""
     cards = [json.loads((F.finetune_sentiment(tmp_path / p, base, _frames(), _cfg(precision=p),
