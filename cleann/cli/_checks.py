@@ -77,7 +77,7 @@ def check_output_file(path: str | Path, option: str = "-o") -> Path:
 
 
 def check_db_readable(path: str | Path) -> Path:
-    """An existing DuckDB database file (for commands that only read)."""
+    """An existing cleann database file (for commands that only read)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise BadInputError(f"{path}: no database here (run `cleann ingest` or `cleann demo`)")
@@ -86,18 +86,24 @@ def check_db_readable(path: str | Path) -> Path:
     if not path.is_file():
         raise BadInputError(f"--db {path}: is not a regular file")
     _check_duckdb_header(path)
+    from cleann.store.db import check_database_file
+
+    check_database_file(path)
     return path
 
 
 def check_db_writable(path: str | Path) -> Path:
     """A DuckDB file a command may create or write (the folder exists, the file, if any,
-    is a DuckDB database we may write)."""
+    is a cleann database we may write)."""
     path = Path(path).expanduser()
     problem = _describe(path)
     if problem:
         raise BadInputError(f"--db {shorten(path, 120)}: {problem}")
     if path.exists():
         _check_duckdb_header(path)
+        from cleann.store.db import check_database_file
+
+        check_database_file(path)  # someone else's DuckDB file: refused before anything is written
     return path
 
 

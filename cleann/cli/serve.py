@@ -19,19 +19,53 @@ def register(subparsers) -> None:
     p.set_defaults(handler=handle)
 
 
+def check_schedule(cron: str, timezone: str) -> None:
+    """The cron expression and the IANA timezone, validated by Prefect's own schedule
+    model (``prefect.schedules.Cron`` accepts any timezone text; the server refuses it
+    only after serving has started)."""
+    from pydantic import ValidationError
+    from prefect.client.schemas.schedules import CronSchedule
+
+    from cleann.errors import BadInputError, shorten
+
+    try:
+        CronSchedule(cron=cron, timezone=timezone)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        field = "--timezone" if "timezone" in message.lower() else "--cron"
+        value = timezone if field == "--timezone" else cron
+        raise BadInputError(f"{field} {shorten(value, 80)!r}: {shorten(' '.join(message.split()), 200)}") from None
+
+
+API_TIMEOUT_S = 3.0
+
+
+def check_api_reachable(url: str, timeout_s: float = API_TIMEOUT_S) -> None:
+    """A Prefect API answers at ``url`` (its /health, through Prefect's own client, so
+    Prefect Cloud's authentication applies); else one line, before serving starts."""
+    from prefect.client.orchestration import get_client
+
+    from cleann.errors import BadInputError, shorten
+    from cleann.flows.deploy import SERVER_HINT
+
+    with get_client(httpx_settings={"timeout": timeout_s}, sync_client=True) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        reason = shorten(" ".join(str(problem).split()), 160)
+        raise BadInputError(f"PREFECT_API_URL {shorten(url, 120)}: no Prefect API answers ({reason}); {SERVER_HINT}")
+
+
 def handle(args: argparse.Namespace) -> int:
-    from cleann.errors import BadInputError
+    from cleann.pipeline.explain import check_inputs
 
     params, execution = params_from_args(args)
-    try:
-        from prefect.schedules import Cron
-
-        Cron(args.cron, timezone=args.timezone)
-    except Exception as exc:  # noqa: BLE001 - croniter / zoneinfo raise several kinds
-        raise BadInputError(f"--cron {args.cron!r} / --timezone {args.timezone!r}: {exc}") from None
+    check_schedule(args.cron, args.timezone)
+    check_inputs(params, execution)
     from cleann.flows.deploy import check_api_url, serve_explain
 
     url = check_api_url()
+    check_api_reachable(url)
     name = args.name or f"explain-{params.corpus_kind}"
     print(f"serving explain_corpus/{name} on cron {args.cron!r} ({args.timezone}) against {url}; Ctrl-C stops",
           flush=True)

@@ -47,13 +47,17 @@ EXPLAIN_TABLES = TablePolicy(("samples", "tokens", "graph_edges", "explanations"
 
 def check_inputs(params: ExplainParams, execution: ExecParams) -> None:
     """What can be checked before anything starts (one BadInputError line each): the
-    database folder, the corpus name, and a given (or already trained default) checkpoint:
-    its kind and that every requested head exists."""
+    database (folder, and a cleann database if the file exists), the staging location,
+    the Dask scheduler, the corpus name, and a given (or already trained default)
+    checkpoint: its kind, that every requested head exists and that --max-length fits
+    its position embeddings."""
     import json
 
     from cleann.errors import ArtifactError
     from cleann.models.device import resolve_device
     from cleann.pipeline.params import parse_heads
+    from cleann.store.db import check_database_file
+    from cleann.store.runs import check_staging_root
 
     resolve_device(execution.device)  # --device cuda without a GPU: one line, before anything starts
     db = Path(execution.db) if execution.db else default_db_path()
@@ -61,6 +65,10 @@ def check_inputs(params: ExplainParams, execution: ExecParams) -> None:
         raise BadInputError(f"--db {db}: folder {db.parent} does not exist")
     if db.is_dir():
         raise BadInputError(f"--db {db}: is a folder, not a database file")
+    check_database_file(db)  # someone else's DuckDB file: refused before anything is written
+    if execution.staging_dir is not None:
+        check_staging_root(execution.staging_dir)
+    check_dask(execution)
     check_corpus(db, params)
     if execution.model:
         folder = Path(execution.model)
@@ -69,6 +77,7 @@ def check_inputs(params: ExplainParams, execution: ExecParams) -> None:
 
         folder = default.default_sentiment_dir() if params.corpus_kind == "imdb" else default.default_bert4rec_dir()
         if not default.is_complete(folder):
+            check_max_length(params)  # the default text model: MiniLM, 512 positions
             return  # trained on first use by `prepare`
     if not folder.exists():
         raise ArtifactError(f"--model {folder}: no such checkpoint file or folder")
@@ -78,11 +87,77 @@ def check_inputs(params: ExplainParams, execution: ExecParams) -> None:
             what = "a BERT4Rec" if is_rec else "a text classifier"
             raise BadInputError(f"--model {folder}: is {what} checkpoint, not one for {params.corpus_kind}")
         heads = parse_heads(params.heads)
-        config = folder / "config.json"
-        if isinstance(heads, tuple) and config.is_file():
-            n = json.loads(config.read_text()).get("num_attention_heads")
-            if isinstance(n, int) and heads[-1] >= n:
-                raise BadInputError(f"--heads {params.heads}: the model has {n} heads (0..{n - 1})")
+        config_file = folder / "config.json"
+        try:
+            config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+        except (OSError, ValueError):
+            config = {}  # a broken config is the model loader's error, with its own message
+        n = config.get("num_attention_heads") if isinstance(config, dict) else None
+        if isinstance(heads, tuple) and isinstance(n, int) and heads[-1] >= n:
+            raise BadInputError(f"--heads {params.heads}: the model has {n} heads (0..{n - 1})")
+        positions = config.get("max_position_embeddings") if isinstance(config, dict) else None
+        if not is_rec and isinstance(positions, int):
+            check_max_length(params, positions)
+
+
+# Position embeddings of the default text model (MiniLM) and of BERT-style checkpoints.
+DEFAULT_TEXT_POSITIONS = 512
+
+
+def check_max_length(params: ExplainParams, positions: int = DEFAULT_TEXT_POSITIONS) -> None:
+    """Refuse a --max-length the model cannot read: the run would record a value that was
+    not used (the tokenizer cuts at the position embeddings). The default length is
+    exempt (a small test model with fewer positions reads what it can)."""
+    from cleann.pipeline.params import DEFAULT_MAX_LENGTH
+
+    if params.corpus_kind == "imdb" and params.max_length != DEFAULT_MAX_LENGTH and params.max_length > positions:
+        raise BadInputError(f"--max-length {params.max_length}: the model reads at most {positions} tokens "
+                            f"(its position embeddings); use 3..{positions}")
+
+
+DASK_CONNECT_TIMEOUT_S = 2.0
+
+
+def check_dask(execution: ExecParams, timeout_s: float = DASK_CONNECT_TIMEOUT_S) -> None:
+    """--dask-address only with --runner dask, and a scheduler that accepts a TCP
+    connection within ``timeout_s`` (Dask itself waits 30 s and then raises a traceback)."""
+    if execution.dask_address is None:
+        return
+    if execution.runner != "dask":
+        raise BadInputError(f"--dask-address: only with --runner dask (the runner is {execution.runner})")
+    from cleann.pipeline.params import parse_dask_address
+
+    scheme, host, port = parse_dask_address(execution.dask_address)
+    if port is None:
+        return  # ucx / inproc: nothing to dial here
+    problem = _tcp_problem(host, port, timeout_s)
+    if problem:
+        raise BadInputError(f"--dask-address {shorten(execution.dask_address, 80)}: no Dask scheduler answers "
+                            f"({problem}); start one with `dask scheduler` or leave the option out for a "
+                            "LocalCluster")
+
+
+def _tcp_problem(host: str, port: int, timeout_s: float) -> str | None:
+    """None when ``host:port`` accepts a TCP connection within ``timeout_s`` (name lookup
+    included, in a daemon thread so a hanging resolver cannot hold the command); else why."""
+    import socket
+    import threading
+
+    outcome: list[str | None] = []
+
+    def dial() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc.strerror or type(exc).__name__)
+
+    thread = threading.Thread(target=dial, daemon=True, name="cleann-dial")
+    thread.start()
+    thread.join(timeout_s + 0.5)
+    if not outcome:
+        return f"no answer within {timeout_s:g} s"
+    return outcome[0]
 
 
 def known_run_id(params: ExplainParams, execution: ExecParams) -> str | None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
@@ -101,6 +102,8 @@ def check_fields(obj: Any) -> None:
             raise BadInputError(f"{name} {shorten(value)!r}: use a whole number")
         if base is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise BadInputError(f"{name} {shorten(value)!r}: use a number")
+        if base is float and not math.isfinite(value):  # nan passes every bound test below
+            raise BadInputError(f"{name} {value!r}: use a finite number")
         if base is bool and not isinstance(value, bool):
             raise BadInputError(f"{name} {shorten(value)!r}: use true or false")
         if base is str and not isinstance(value, str):
@@ -145,7 +148,7 @@ class ExplainParams:
     num_samples: int | None = option(None, "N of the Fisher-z test (default: the model's hidden size)", ge=4)
     removal: str = option("pad", "how the tester removes tokens (text only)", choices=REMOVALS, text_only="pad")
     max_set_size: int | None = option(3, "largest explanation size searched (why 3: docs/engine.md "
-                                         "'Defaults')", ge=0)
+                                         "'Defaults')", ge=1)
     max_range: int | None = option(None, "PDS-tree radius", ge=1)
     max_cond_size: int | None = option(None, "ICD conditioning-set cap", ge=0)
     max_length: int = option(DEFAULT_MAX_LENGTH, "token limit per text (text only)", ge=3,
@@ -195,9 +198,11 @@ class ExecParams:
     limit: int | None = option(None, "explain the first N samples of the split (by id)", ge=1)
     batch_size: int = option(8, "samples per task", ge=1)
     runner: str = option("threads", "task runner", choices=RUNNERS)
-    dask_address: str | None = option(None, "Dask scheduler address (default: a LocalCluster)")
+    dask_address: str | None = option(None, "Dask scheduler address such as tcp://host:8786 (default: a "
+                                            "LocalCluster)", parse=lambda v: parse_dask_address(v))
     workers: int | None = option(None, "parallel workers (default: CPU cores)", ge=1)
-    staging_dir: str | None = option(None, "staging folder or fsspec URL (default <db>.staging)")
+    staging_dir: str | None = option(None, "staging folder or fsspec URL (default <db>.staging)",
+                                     parse=lambda v: _staging_url(v))
     store_attention: bool = option(False, "also keep each sample's attention as "
                                           "<staging>/<run_id>/attention/<sample_id>.npz")
     model: str | None = option(None, "checkpoint folder (default: the embedded default model, trained once)")
@@ -223,13 +228,16 @@ def parse_heads(spec: str) -> str | tuple[int, ...]:
     spec = str(spec).strip().lower()
     if spec in ("all", "mean"):
         return spec
-    try:
-        heads = tuple(sorted({int(h) for h in spec.split(",") if h.strip()}))
-    except ValueError:
-        raise BadInputError(f"--heads {shorten(spec)!r}: use 'all', 'mean' or a comma list of head indices") from None
-    if not heads or heads[0] < 0:
-        raise BadInputError(f"--heads {shorten(spec)!r}: use 'all', 'mean' or a comma list of head indices")
-    return heads
+    usage = f"--heads {shorten(spec)!r}: use 'all', 'mean' or a comma list of head indices such as 0,3"
+    items = [h.strip() for h in spec.split(",")]
+    if any(not h for h in items):  # "0,,3" or "0,": refused, not read as "0,3" (another run id)
+        raise BadInputError(f"{usage} (an empty item)")
+    if any(not (h.isascii() and h.isdigit()) or len(h) > 6 for h in items):
+        raise BadInputError(usage)
+    numbers = [int(h) for h in items]
+    if len(set(numbers)) != len(numbers):
+        raise BadInputError(f"{usage} (a head given twice)")
+    return tuple(sorted(numbers))
 
 
 def parse_nodes(spec: str) -> tuple[str, int | None]:
@@ -238,13 +246,43 @@ def parse_nodes(spec: str) -> tuple[str, int | None]:
     if spec in ("all", "words"):
         return spec, None
     if spec.startswith("topk:"):
-        try:
-            k = int(spec.split(":", 1)[1])
-        except ValueError:
-            k = 0
-        if k >= 1:
+        digits = spec.split(":", 1)[1].strip()
+        k = int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 9 else 0
+        if 1 <= k <= MAX_TOPK:
             return "topk", k
-    raise BadInputError(f"--nodes {shorten(spec)!r}: use 'all', 'words' or 'topk:K' (K >= 1)")
+    raise BadInputError(f"--nodes {shorten(spec)!r}: use 'all', 'words' or 'topk:K' (K from 1 to {MAX_TOPK})")
+
+
+MAX_TOPK = 4096  # more positions than any supported model has (MiniLM/BERT 512, BERT4Rec 200)
+_DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})/?$")
+
+
+def parse_dask_address(address: str) -> tuple[str, str, int | None]:
+    """``tcp://host:8786`` (or ``host:8786``; tls, ws, wss alike) -> (scheme, host, port);
+    ucx/inproc addresses are passed on unchecked (port None). Syntax only: whether the
+    scheduler answers is checked before a run starts (``explain.check_inputs``)."""
+    text = str(address).strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    usage = f"--dask-address {shorten(text, 80)!r}: use a scheduler address such as tcp://127.0.0.1:8786"
+    if scheme not in _DASK_SCHEMES:
+        raise BadInputError(f"{usage} (protocol one of {', '.join(_DASK_SCHEMES)})")
+    if scheme in ("ucx", "inproc"):
+        if not rest:
+            raise BadInputError(usage)
+        return scheme, rest, None
+    match = _HOST_PORT.match(rest)
+    if not match or not 1 <= int(match.group(2)) <= 65535:
+        raise BadInputError(usage)
+    return scheme, match.group(1).strip("[]"), int(match.group(2))
+
+
+def _staging_url(root: str) -> str:
+    from cleann.store.runs import check_staging_url
+
+    return check_staging_url(root)
 
 
 # --- CLI options: a view of the fields. Options default to "not given" (SUPPRESS) so the
@@ -283,8 +321,17 @@ def add_explain_options(p: argparse.ArgumentParser, with_kind: bool = True) -> N
 
 
 def params_from_args(args: argparse.Namespace, **overrides: Any) -> tuple[ExplainParams, ExecParams]:
-    """The validated parameter objects for parsed options (BadInputError on a mistake)."""
-    return params_from_kwargs({**vars(args), **overrides})
+    """The validated parameter objects for parsed options (BadInputError on a mistake).
+
+    A text-only option given for MovieLens is refused, not silently replaced by its
+    canonical value (options not given are absent from ``args``: SUPPRESS)."""
+    given = {**vars(args), **overrides}
+    kind = given.get("corpus_kind")
+    if kind in CORPUS_KINDS and kind != "imdb":
+        for f in fields(ExplainParams):
+            if option_of(f).text_only is not _UNSET and f.name in vars(args):
+                raise BadInputError(f"{flag_of(f)}: only for text corpora (imdb); {kind} does not use it")
+    return params_from_kwargs(given)
 
 
 # --- Run identity: model fingerprint, code version and the deterministic run id.
@@ -318,23 +365,60 @@ def model_sha256(model_path: str | Path) -> str:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """``git describe`` of the source tree when it is a checkout, else the package version."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"], cwd=root,
-            capture_output=True, text=True, timeout=10, check=True,
-        )
-        if out.stdout.strip():
-            return f"git:{out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        pass
+    """The installed package version, plus the commit of cleann's own source tree when it
+    runs from a git checkout: ``cleann 0.1.0 (git 0123456789ab)``.
+
+    Why no git command: ``git describe --dirty`` refreshes the index and takes
+    ``.git/index.lock``, which can break a concurrent git command of the user (issue 22).
+    The commit is read from the files under ``.git`` (no lock), and only for the folder
+    that holds this package's own pyproject.toml, never the working directory."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return f"cleann {version('cleann')}"
+        text = f"cleann {version('cleann')}"
     except PackageNotFoundError:
-        return "cleann unknown"
+        text = "cleann unknown"
+    commit = source_commit(Path(__file__).resolve().parents[2])
+    return f"{text} (git {commit[:12]})" if commit else text
+
+
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def source_commit(root: Path) -> str | None:
+    """The commit checked out in ``root`` when ``root`` is cleann's own checkout (its
+    pyproject.toml names the project cleann), read from ``.git`` without running git;
+    None otherwise (an installed wheel, another project, an unreadable ref)."""
+    try:
+        project = (root / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
+        if not re.search(r'^name\s*=\s*"cleann"\s*$', project, flags=re.MULTILINE):
+            return None
+        git = root / ".git"
+        if git.is_file():  # a worktree or submodule: "gitdir: <path>"
+            line = git.read_text(encoding="utf-8").strip()
+            if not line.startswith("gitdir:"):
+                return None
+            git = (root / line.split(":", 1)[1].strip()).resolve()
+        common = git
+        if (git / "commondir").is_file():
+            common = (git / (git / "commondir").read_text(encoding="utf-8").strip()).resolve()
+        head = (git / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref:"):
+            return head if _SHA.match(head) else None
+        ref = head.split(":", 1)[1].strip()
+        for folder in (git, common):
+            if (folder / ref).is_file():
+                sha = (folder / ref).read_text(encoding="utf-8").strip()
+                return sha if _SHA.match(sha) else None
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name.strip() == ref and _SHA.match(sha):
+                    return sha
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def run_id_for(params: ExplainParams, model_sha: str) -> str:

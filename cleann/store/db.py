@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,8 +69,9 @@ def connect(
     unless read-only. A read-only open of a missing file is a user error, not a new file,
     and a read-only connection is sandboxed (``SANDBOX_CONFIG``); ``allowed_directories``
     (read-only only) are folders the sandbox still lets it read and write, for exports.
-    A writable open refuses (``BadInputError``, nothing written) a database from a newer
-    schema."""
+    Any open refuses (``BadInputError``, nothing written) a file that is not a cleann
+    database or holds a table cleann would clash with (``check_cleann_database``); a
+    writable open also refuses a database from a newer schema."""
     path = Path(path) if path is not None else default_db_path()
     if read_only and not path.is_file():
         raise BadInputError(f"{path}: no database here (run `cleann ingest` or `cleann demo`)")
@@ -88,6 +90,7 @@ def connect(
         message = " ".join(str(exc).split())
         raise BadInputError(f"{path}: cannot open the database ({message})") from None
     try:
+        check_cleann_database(con, path)
         if read_only:
             _run_corpus_view(con)
         else:
@@ -136,6 +139,122 @@ def _sandbox_with_directories(path: Path, directories: Sequence[str | Path]) -> 
         con.close()
         raise
     return con
+
+
+# --- is this file ours? --------------------------------------------------------------
+# A cleann database is recognised by its schema_version table (schema.sql creates it
+# first, with version 1 recorded). Any other non-empty DuckDB file is someone else's:
+# migrating it would create our tables beside theirs and then fail on a table of the same
+# name (issue 22: 15 tables created in a user's file, then a BinderException). Measured on
+# DuckDB 2.0.1: a writable open that only reads leaves the file byte-identical, so the
+# check runs on the connection that would write, before any migration.
+
+_Catalog = dict[tuple[str, str], tuple[str, frozenset[str]]]  # (schema, name) -> (kind, columns)
+
+
+def _catalog(con: duckdb.DuckDBPyConnection) -> _Catalog:
+    """Tables and views stored in the connection's database file (temporary ones excluded)."""
+    database = con.execute("SELECT current_database()").fetchall()[0][0]
+    columns: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in con.execute(
+            "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = ? AND NOT internal", [database]).fetchall():
+        columns.setdefault((schema, table), set()).add(column)
+    objects = {}
+    for kind, sql in (("table", "SELECT schema_name, table_name FROM duckdb_tables() "
+                                "WHERE database_name = ? AND NOT temporary AND NOT internal"),
+                      ("view", "SELECT schema_name, view_name FROM duckdb_views() "
+                               "WHERE database_name = ? AND NOT temporary AND NOT internal")):
+        for schema, name in con.execute(sql, [database]).fetchall():
+            objects[(schema, name)] = (kind, frozenset(columns.get((schema, name), ())))
+    return objects
+
+
+@lru_cache(maxsize=16)
+def _reference_catalog(versions: frozenset[int]) -> dict[str, tuple[str, frozenset[str]]] | None:
+    """The tables and views a cleann database with exactly these migrations applied has
+    (built once per process in an in-memory DuckDB, ~0.05 s); None if it cannot be built."""
+    con = duckdb.connect(":memory:")
+    try:
+        for version, _, sql in migrations():
+            if version in versions:
+                con.execute(sql)
+        return {name: value for (schema, name), value in _catalog(con).items() if schema == "main"}
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def _names(names: Sequence[str], limit: int = 5) -> str:
+    names = sorted(names)
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_cleann_database(con: duckdb.DuckDBPyConnection, path: str | Path = "database") -> None:
+    """Refuse a database file that is not cleann's, or that holds a table or view cleann
+    would clash with, before anything is written (one ``BadInputError`` line).
+
+    An empty database is fine (a new file). Otherwise the file must have cleann's
+    ``schema_version`` table with version 1 recorded, each cleann table or view it has
+    must have (at least) the columns cleann's migrations gave it, and no object may
+    take the name of one a pending migration would create."""
+    found = _catalog(con)
+    if not found:
+        return
+    main = {name: value for (schema, name), value in found.items() if schema == "main"}
+    marker = main.get("schema_version")
+    hint = "nothing was changed; use --db with a cleann database or a new file"
+    if marker is None or marker[0] != "table" or not {"version", "name"} <= marker[1]:
+        shown = _names([n if s == "main" else f"{s}.{n}" for s, n in found])
+        raise BadInputError(f"{path}: not a cleann database (it holds {shown} and no cleann "
+                            f"schema_version table); {hint}")
+    known = {version for version, _, _ in migrations()}
+    applied = applied_versions(con)
+    if SCHEMA_VERSION_BASE not in applied:
+        raise BadInputError(f"{path}: not a cleann database (its schema_version table does not "
+                            f"record cleann's schema); {hint}")
+    if applied - known:
+        return  # newer code wrote it: check_schema refuses writes; readers take it as it is
+    expected = _reference_catalog(frozenset(applied))
+    everything = _reference_catalog(frozenset(known))
+    if expected is None or everything is None:
+        return
+    clashes = []
+    for name, (kind, columns) in expected.items():
+        have = main.get(name)
+        if have is not None and (have[0] != kind or not columns <= have[1]):
+            missing = sorted(columns - have[1])
+            why = (f"a {have[0]}, not a {kind}" if have[0] != kind
+                   else f"lacks column(s) {_names(missing, 3)}")
+            clashes.append(f"{name} ({why})")
+    clashes += [f"{name} (cleann would create it)" for name in sorted(everything.keys() - expected.keys())
+                if name in main]
+    if clashes:
+        one = len(clashes) == 1
+        raise BadInputError(f"{path}: {'table' if one else 'tables'} {_names(clashes, 3)} "
+                            f"{'is' if one else 'are'} not cleann's; {hint}")
+
+
+def check_database_file(path: str | Path) -> None:
+    """Before a command starts: refuse an existing file that is not a cleann database
+    (``check_cleann_database``), reading it read-only. A missing or empty file is fine
+    (it becomes a new database); a file another process holds for writing is left to
+    the command's own open, which checks it too."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+    except (duckdb.IOException, duckdb.ConnectionException, duckdb.SerializationException) as exc:
+        message = " ".join(str(exc).split())
+        if "lock" in message.lower() or "conflicting" in message.lower():
+            return
+        raise BadInputError(f"{path}: cannot open the database ({message})") from None
+    try:
+        check_cleann_database(con, path)
+    finally:
+        con.close()
 
 
 def check_schema(con: duckdb.DuckDBPyConnection, path: str | Path = "database") -> None:
