@@ -7,10 +7,22 @@ Why: the staged-job redesign must leave the database rows of a run unchanged. Th
 runs with today's code and compares. Timings, batch names, machine and dates are left out
 (they differ per run); floats are rounded (``pipeline_helpers._rounded``). Only the columns
 in the snapshot are compared, so a later migration that adds a column does not break it.
+
+What is compared is what the rows mean, not bytes (issue 20): the run id hashes the tiny
+model's files, and those differ between machines for reasons that are no pipeline change
+(``config.json`` records the installed transformers version; torch's seeded random weights
+differ in their last bits between CPU instruction sets), so the run id column is compared
+as "this run's id", floats within ``REL_TOL``/``ABS_TOL``, and everything else (sets,
+marks, counts, positions, tokens, statuses) exactly. The run id stays pinned another way:
+the stored parameter JSON must equal the snapshot's ``params`` (added in issue 20 from
+a289720's ``ExplainParams(...).to_json()``, the same text as today's) and the id must be
+``sha256(params + "\n" + model_sha256)[:16]``, so a change of either fails here.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +43,10 @@ DROP = {"samples": {"seconds", "stage_seconds", "batch_id", "forward_passes"},
         "explain_heads": {"graph_s", "search_s", "tester_s"},
         "evaluations": {"started_at", "finished_at", "machine", "settings"}}
 TIMED_METRICS = ("seconds", "seconds_per_sample", "cost_seconds", "cleann_seconds")
+# Floats agree when within 1e-4 relative or absolute: the snapshot keeps 5 decimals, and
+# another CPU's kernels move a probability or an attribution by about 1e-6 (seen: 8e-7).
+REL_TOL = ABS_TOL = 1e-4
+THIS_RUN = "<this run>"  # what a row's run_id column is compared as
 
 
 def _rows(con, table: str, where: str, args: list, columns: list[str] | None = None) -> dict:
@@ -79,7 +95,8 @@ def make_runs(folder: Path, text_model: Path, rec_model: Path) -> dict:
     run_evaluation_local(text_db, text.run_id, EvalSettings(**EVAL), batch_size=4, command="snapshot")
     rec_db = make_rec_db(folder / "rec.duckdb")
     rec = run_local(ExplainParams(**REC), ExecParams(batch_size=2), rec_model, rec_db)
-    return {"text": {"run_id": text.run_id, "db": text_db}, "rec": {"run_id": rec.run_id, "db": rec_db}}
+    return {"text": {"run_id": text.run_id, "db": text_db, "model": text_model},
+            "rec": {"run_id": rec.run_id, "db": rec_db, "model": rec_model}}
 
 
 def tiny_models(folder: Path) -> tuple[Path, Path]:
@@ -97,11 +114,70 @@ def without_dropped(table: str, snap: dict) -> dict:
     return {"columns": [snap["columns"][i] for i in keep], "rows": [[r[i] for i in keep] for r in snap["rows"]]}
 
 
+def stored_params(db: Path, run_id: str) -> str:
+    """The parameter JSON a run was stored with (half of what its id hashes)."""
+    from cleann.store.db import connect
+
+    con = connect(db, read_only=True)
+    try:
+        return con.execute("SELECT params FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def same_value(a, b) -> bool:
+    """Equal, floats within the tolerance; lists element by element."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+    if numbers and (isinstance(a, float) or isinstance(b, float)):
+        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+    return a == b
+
+
+def _meaning(table: dict, run_id: str) -> list[list]:
+    """The rows with the run id column replaced by THIS_RUN (its value must be the run's id)."""
+    cols = table["columns"]
+    if "run_id" not in cols:
+        return table["rows"]
+    i = cols.index("run_id")
+    return [[THIS_RUN if (j == i and v == run_id) else v for j, v in enumerate(r)] for r in table["rows"]]
+
+
+def snapshot_differences(runs: dict, snap: dict) -> list[str]:
+    """Every way today's runs differ from the snapshot in meaning (empty: the same rows)."""
+    from cleann.pipeline.params import model_sha256
+
+    out = []
+    for name, run in runs.items():
+        expected_run = snap[name]
+        params = stored_params(run["db"], run["run_id"])
+        if params != expected_run["params"]:
+            out.append(f"{name}: parameter JSON {params} != snapshot {expected_run['params']}")
+        digest = hashlib.sha256(f"{params}\n{model_sha256(run['model'])}".encode()).hexdigest()[:16]
+        if run["run_id"] != digest:
+            out.append(f"{name}: run id {run['run_id']} is not sha256(params, model sha256)[:16] = {digest}")
+        columns = {t: v["columns"] for t, v in expected_run["rows"].items()}
+        now = json.loads(json.dumps(snapshot_rows(run["db"], run["run_id"], columns)))
+        for table, expected in expected_run["rows"].items():
+            expected = without_dropped(table, expected)
+            if now[table]["columns"] != expected["columns"]:
+                out.append(f"{name}.{table}: columns {now[table]['columns']} != {expected['columns']}")
+                continue
+            got, want = _meaning(now[table], run["run_id"]), _meaning(expected, expected_run["run_id"])
+            if len(got) != len(want):
+                out.append(f"{name}.{table}: {len(got)} rows, snapshot {len(want)}")
+            out += [f"{name}.{table} row {k}: {g} != snapshot {w}"
+                    for k, (g, w) in enumerate(zip(got, want)) if not same_value(g, w)]
+    return out
+
+
 def main(out: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         runs = make_runs(folder, *tiny_models(folder))
-        data = {name: {"run_id": r["run_id"], "rows": snapshot_rows(r["db"], r["run_id"])}
+        data = {name: {"run_id": r["run_id"], "params": stored_params(r["db"], r["run_id"]),
+                       "rows": snapshot_rows(r["db"], r["run_id"])}
                 for name, r in runs.items()}
     Path(out).write_text(json.dumps(data, indent=None, separators=(",", ":")) + "\n")
     print(f"wrote {out}: " + ", ".join(f"{k} {v['run_id']} "
