@@ -139,23 +139,6 @@ class FisherZTest:
                 out[n] = self._cache[keys[n]]
         return out
 
-    def first_independent(self, x: int, y: int, conds: Sequence[Sequence[int]], chunk: int = 64) -> int:
-        """Index of the first conditioning set under which x ⫫ y, or -1.
-
-        Tests in order, ``chunk`` sets at a time (vectorised); sets after the first
-        independent one inside a chunk are computed and cached but never change the
-        answer. ``chunk=1`` reproduces the reference's test count exactly.
-        """
-        start, step = 0, 1
-        while start < len(conds):
-            part = conds[start:start + step]
-            hit = np.flatnonzero(self.pvalues(x, y, part) > self.alpha)
-            if hit.size:
-                return start + int(hit[0])
-            start += step
-            step = min(step * 4, chunk)
-        return -1
-
     def independent_many(self, xs: Sequence[int], ys: Sequence[int], zz: np.ndarray) -> np.ndarray:
         """Cached decisions for many (x, y, Z) with the same |Z| (``zz`` shape (m, k))."""
         zz = np.asarray(zz, dtype=np.intp).reshape(len(xs), -1)

@@ -58,12 +58,6 @@ class PAG:
         return int(np.count_nonzero(np.triu(self.marks))) if self.size else 0
 
     # --- edits ---------------------------------------------------------------------
-    def set_mark(self, at: int, other: int, mark: int) -> None:
-        """Set the mark at ``at`` on an existing edge ``at``-``other``."""
-        if not self.marks[at, other]:
-            raise ValueError(f"no edge {at}-{other} to mark")
-        self.marks[at, other] = mark
-
     def remove_edge(self, a: int, b: int) -> None:
         self.marks[a, b] = NONE
         self.marks[b, a] = NONE

@@ -173,47 +173,10 @@ class PDSTree:
         order = np.argsort(dist, kind="stable")
         return self._cand[pos[order]], dist[order]
 
-    def restrict(self, keep: np.ndarray) -> PDSTree:
-        """This tree cut to the occurrences whose whole root path lies in ``keep`` (a boolean
-        mask over node ids; the root is always kept).
-
-        Why: ICD only tests sets inside a pair's possible ancestors, minus the pair. A set
-        inside ``keep`` is legal here iff it is legal in the cut tree, and the cut tree is
-        usually far smaller, so growing its legal sets is much cheaper than filtering ours.
-        Dist sums keep *this* tree's minimal depths, as the reference measures them.
-        """
-        ok = np.asarray(keep, dtype=bool)[self._node]
-        ok[0] = True
-        for d in range(1, int(self._depth.max()) + 1):  # a parent is settled one depth earlier
-            occ = np.flatnonzero(self._depth == d)
-            ok[occ] &= ok[self._parent[occ]]
-        index = np.cumsum(ok) - 1
-        parent = np.where(self._parent[ok] >= 0, index[self._parent[ok]], -1)
-        count = np.bincount(parent[1:], minlength=len(parent))
-        start = np.searchsorted(parent[1:], np.arange(len(parent))) + 1  # BFS: parents ascend
-        cut = PDSTree(self.root, self._node[ok], self._depth[ok], parent, start, count)
-        cut._cand_depth = self._cand_depth[np.searchsorted(self._cand, cut._cand)]
-        cut.min_depth = dict(zip(cut.candidates, cut._cand_depth.tolist()))
-        return cut
-
     def legal_subsets(self, k: int, exclude: Iterable[int] = ()) -> list[tuple[Subset, int]]:
         """``legal_subset_arrays`` as a list of ``(set, dist_sum)``."""
         sets, dist = self.legal_subset_arrays(k, exclude)
         return list(zip(map(tuple, sets.tolist()), dist.tolist()))
-
-    def is_legal(self, subset: Iterable[int]) -> bool:
-        """Whether ``subset`` (of candidates) contains a root path to each member."""
-        members = set(subset)
-        if not members <= set(self._pos):
-            return False
-        reached: set[int] = set()
-        stack = list(self.children(0))
-        while stack:
-            occ = stack.pop()
-            if int(self._node[occ]) in members:
-                reached.add(int(self._node[occ]))
-                stack.extend(self.children(occ))
-        return reached == members
 
 
 def build_pds_tree(pag: PAG, root: int, max_depth: int) -> PDSTree:
