@@ -53,39 +53,67 @@ class ModelRowBudgetExceeded(Exception):
         self.used, self.wanted, self.limit = used, wanted, limit
 
 
+class SearchStopped(Exception):
+    """The first-hit search's stop rule ended the sample before its size limit."""
+
+    def __init__(self, size: int, closest: float, stop_lead: float):
+        super().__init__(f"stopped before size {size}: every removal of up to {size - 1} nodes left the output "
+                         f"ahead by {closest:.2f} logits or more (stop rule: > {stop_lead:g})")
+        self.size, self.closest, self.stop_lead = size, closest, stop_lead
+
+
 class Verdicts:
     """One sample's model verdicts by token positions: cache, row count, time, budget.
 
     Why: a verdict depends only on the sample and the removed positions, and different heads
     propose many of the same sets (the target's direct neighbours), so each distinct set
-    costs one model row per sample instead of one per head.
+    costs one model row per sample instead of one per head. ``leads`` keeps, per row, how far
+    the original output stayed ahead (when the tester reports it: ``tester.leads``), which
+    the first-hit search's stop rule reads.
     """
 
     def __init__(self, tester: ModelTester, max_rows: int | None = None):
         self.tester = tester
         self.max_rows = max_rows
         self.cache: dict[tuple[int, ...], bool] = {}
+        self.leads: dict[tuple[int, ...], float] = {}
         self.rows = 0  # distinct position sets run through the model
         self.calls = 0  # tester calls (one per chunk / size batch)
         self.seconds = 0.0
+        self._until_hit = _accepts_keyword(tester, "until_hit")
 
     def remaining(self) -> int | None:
         return None if self.max_rows is None else max(0, self.max_rows - self.rows)
 
-    def __call__(self, positions: Sequence[tuple[int, ...]]) -> list[bool]:
+    def __call__(self, positions: Sequence[tuple[int, ...]], until_hit: bool = False) -> list[bool | None]:
+        """Verdicts for ``positions``. ``until_hit``: the caller stops at the first True in
+        this order, so the tester may leave later verdicts unsettled (None, not cached)."""
         new = list(dict.fromkeys(p for p in positions if p not in self.cache))
         if new:
             if self.max_rows is not None and self.rows + len(new) > self.max_rows:
                 raise ModelRowBudgetExceeded(self.rows, len(new), self.max_rows)
             t0 = time.perf_counter()
-            answers = [bool(v) for v in self.tester(new)]
+            raw = self.tester(new, until_hit=True) if until_hit and self._until_hit else self.tester(new)
+            answers = [None if v is None else bool(v) for v in raw]
             self.seconds += time.perf_counter() - t0
             if len(answers) != len(new):
                 raise BadInputError(f"tester returned {len(answers)} answers for {len(new)} candidates")
-            self.cache.update(zip(new, answers))
+            self.cache.update((p, v) for p, v in zip(new, answers) if v is not None)
+            leads = getattr(self.tester, "leads", None)
+            if leads:
+                self.leads.update((p, float(leads[p])) for p in new if p in leads)
             self.rows += len(new)
             self.calls += 1
-        return [self.cache[p] for p in positions]
+        return [self.cache.get(p) for p in positions]
+
+
+def _accepts_keyword(fn: Callable, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class TimedTester:
@@ -172,13 +200,21 @@ def learn_heads(heads: Sequence[tuple[int, np.ndarray, object]], *, num_samples:
 
 
 def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: int | None = None,
-              chunk_rows: int = FIRST_HIT_CHUNK, calls: list[int] | None = None) -> tuple[int, Subset, int] | None:
+              chunk_rows: int = FIRST_HIT_CHUNK, calls: list[int] | None = None,
+              stop_lead: float | None = None) -> tuple[int, Subset, int] | None:
     """The first accepted set in the key order ``(size, dist_sum, head, index)``, as
     ``(head index, node set, dist_sum)``, or None when no set of the allowed sizes is accepted.
 
     ``calls`` (per head, filled in place) counts the sets whose verdict was read. Raises
     ``ModelRowBudgetExceeded`` when the next chunk does not fit the budget; what is left of
     the budget is used first, so a hit within the budget is still found.
+
+    ``stop_lead`` (the stop rule): before searching size k + 1 >= 2, give up (raise
+    :class:`SearchStopped`) when every row run so far left the original output ahead by
+    more than ``stop_lead`` (the tester's ``leads``; testers without leads never stop). A
+    sample whose smaller removals never came near the boundary rarely flips with one more
+    node, and the next size costs the most rows (docs/engine.md, "Default search limits").
+    The rule only ends searches early: every set it lets the search find is the same rank 0.
     """
     if max_set_size is not None and max_set_size < 0:
         raise BadInputError(f"max_set_size must be >= 0 or None, got {max_set_size}")
@@ -201,6 +237,10 @@ def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: i
             head_sets.append((h, sets))
         if not keys:
             return None
+        if stop_lead is not None and k > 1 and verdicts.leads:
+            closest = min(verdicts.leads.values())
+            if closest > stop_lead:
+                raise SearchStopped(k, closest, stop_lead)
         key = np.concatenate(keys)
         order = np.lexsort((key[:, 2], key[:, 1], key[:, 0]))  # dist sum, then head, then own order
         offsets = np.cumsum([0] + [len(s) for _, s in head_sets])
@@ -238,13 +278,15 @@ def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: i
             if remaining is not None and 0 < remaining < len(batch):
                 batch = batch[:remaining]
             if batch:
-                verdicts(batch)  # raises ModelRowBudgetExceeded when nothing of the budget is left
+                verdicts(batch, until_hit=True)  # raises ModelRowBudgetExceeded when nothing of the budget is left
     return None
 
 
 def search_heads(heads: Sequence[HeadGraph], verdicts: Verdicts, *, search: str = "first",
-                 max_set_size: int | None = None, chunk_rows: int = FIRST_HIT_CHUNK) -> SampleSearch:
-    """Search the learned heads of one sample in mode ``search`` (see the module doc)."""
+                 max_set_size: int | None = None, chunk_rows: int = FIRST_HIT_CHUNK,
+                 stop_lead: float | None = None) -> SampleSearch:
+    """Search the learned heads of one sample in mode ``search`` (see the module doc);
+    ``stop_lead`` is the first-hit search's stop rule (:func:`first_hit`)."""
     if search not in SEARCHES:
         raise BadInputError(f"search {search!r}: use one of {', '.join(SEARCHES)}")
     t0 = time.perf_counter()
@@ -266,10 +308,11 @@ def search_heads(heads: Sequence[HeadGraph], verdicts: Verdicts, *, search: str 
                                                             max_set_size=max_set_size)):
                 results[h], calls[h] = found.results, found.tester_calls
         else:
-            hit = first_hit(heads, verdicts, max_set_size=max_set_size, chunk_rows=chunk_rows, calls=calls)
+            hit = first_hit(heads, verdicts, max_set_size=max_set_size, chunk_rows=chunk_rows, calls=calls,
+                            stop_lead=stop_lead)
             if hit is not None:
                 results[hit[0]] = [(hit[1], hit[2])]
-    except ModelRowBudgetExceeded as exc:
+    except (ModelRowBudgetExceeded, SearchStopped) as exc:
         status, reason = "budget", str(exc)
         calls = [max(c, t.calls) for c, t in zip(calls, timed)]
     if status == "ok" and not any(results):

@@ -267,8 +267,14 @@ class RecTester:
         self.forward_passes = 0
         self.rows = 0  # candidate removals run through the model
         self.accepted: dict[tuple[int, ...], RecOutcome] = {}
+        # Lead of the original top-1 after each removal: its logit minus the best other
+        # unseen item's (< 0: the top-1 changed); read by the search's stop rule.
+        self.leads: dict[tuple[int, ...], float] = {}
+        self._top1_internal = int(self.rec.to_internal([self.top1])[0])
 
-    def __call__(self, candidates: Sequence[tuple[int, ...]]) -> list[bool]:
+    def __call__(self, candidates: Sequence[tuple[int, ...]], until_hit: bool = False) -> list[bool]:
+        """Per candidate: does removing those history positions change the top-1 item?
+        (``until_hit`` is accepted for the search's sake; every verdict is exact here.)"""
         cands = [tuple(int(p) for p in c) for c in candidates]
         length = len(self.history) + 1
         check_positions(cands, length, self.inference.target)
@@ -280,6 +286,10 @@ class RecTester:
             self.forward_passes += 1
             self.rows += len(part)
             logits = exclude(logits, [self.history] * len(part))
+            own = logits[:, self._top1_internal].clone()
+            others = logits.clone()
+            others[:, self._top1_internal] = -torch.inf
+            self.leads.update(zip(part, (own - others.max(dim=1).values).double().tolist()))
             new = self.rec.to_external(logits.argmax(dim=1).numpy())
             for cand, item in zip(part, new.tolist()):
                 hit = int(item) != self.top1

@@ -14,6 +14,7 @@ few forward passes as the memory budget allows. Positions index ``TextInference.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -216,6 +217,11 @@ class SentimentTester:
         self.forward_passes = 0
         self.rows = 0  # candidate removals run through the model
         self.accepted: dict[tuple[int, ...], TextOutcome] = {}
+        # Lead of the original class after each removal (logit minus the best other; < 0 = flipped),
+        # from the pass every row gets (the fast copy when there is one), so a stop rule that reads
+        # it does not depend on which rows this process happened to re-check.
+        self.leads: dict[tuple[int, ...], float] = {}
+        self.recheck_seconds = 0.0  # wall clock of the float32 re-checks
 
     def _inputs(self, cands: Sequence[tuple[int, ...]]) -> dict[str, torch.Tensor]:
         ids = self.inference.token_ids
@@ -253,22 +259,40 @@ class SentimentTester:
             return torch.zeros((0, len(self.inference.probs)), dtype=torch.float32)
         return torch.cat(out)
 
-    def _checked_logits(self, cands: list[tuple[int, ...]]) -> torch.Tensor:
-        """Logits from the fast model, float32 ones for every row it cannot decide.
+    def _checked_logits(self, cands: list[tuple[int, ...]], until_hit: bool = False
+                        ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """Fast logits, float32 ones for every row the fast copy cannot decide.
 
-        Re-checked rows also feed the margin; when it grows, rows of this call decided
-        under the old margin are decided again under the new one.
+        Returns ``(logits, fast_logits, known)``: ``known[i]`` is False for rows whose verdict
+        was not settled. That happens only with ``until_hit``: the caller (the first-hit
+        search) reads verdicts in order and stops at the first hit, so rows after the first
+        confirmed change of class are not re-checked (their fast verdict may be unsure).
+        Re-checked rows also feed the margin; when it grows, rows of this call decided under
+        the old margin are decided again under the new one.
         """
         fast = self._logits(self.fast.model, cands)
         self.forward_passes += -(-len(cands) // self.chunk)
         logits = fast.clone()
         done = np.zeros(len(cands), dtype=bool)
+        known = np.ones(len(cands), dtype=bool)
+        pred = self.inference.pred
         while True:
-            redo = np.flatnonzero(self.fast.needs_recheck(fast, self.inference.pred).numpy() & ~done)
+            redo = np.flatnonzero(self.fast.needs_recheck(fast, pred).numpy() & ~done)
+            if until_hit and len(redo):
+                # Re-check in order up to (and with) the next row the fast copy sees flipped; once
+                # a flip is confirmed in float32 the rows after it are left unknown.
+                first_hit = np.flatnonzero((logits.argmax(dim=1) != pred).numpy() & done)
+                limit = int(first_hit[0]) if len(first_hit) else len(cands)
+                redo = redo[redo < limit]
+                fast_flips = redo[(fast[torch.from_numpy(redo)].argmax(dim=1) != pred).numpy()] if len(redo) else redo
+                if len(fast_flips):
+                    redo = redo[redo <= fast_flips[0]]
             if not len(redo):
-                return logits
+                break
             index = torch.from_numpy(redo)
+            t0 = time.perf_counter()
             exact = self._logits(self.model, [cands[i] for i in redo])
+            self.recheck_seconds += time.perf_counter() - t0
             self.fast.observe(fast[index], exact)
             logits[index] = exact
             done[redo] = True
@@ -276,6 +300,12 @@ class SentimentTester:
             # the margin this process has calibrated so far, and stored counts must not
             # depend on process history (a resumed run must equal an uninterrupted one).
             self.rechecked += len(redo)
+        if until_hit:
+            confirmed = np.flatnonzero((logits.argmax(dim=1) != pred).numpy() & done)
+            if len(confirmed):
+                unsure = self.fast.needs_recheck(fast, pred).numpy() & ~done
+                known[int(confirmed[0]) + 1:] = ~unsure[int(confirmed[0]) + 1:]
+        return logits, fast, known
 
     def probabilities(self, candidates: Sequence[tuple[int, ...]]) -> np.ndarray:
         """Class probabilities (n, C) after removing each candidate, in chunked passes.
@@ -287,20 +317,42 @@ class SentimentTester:
         self.model.eval()
         return torch.softmax(self._logits(self.model, cands), dim=-1).numpy()
 
-    def __call__(self, candidates: Sequence[tuple[int, ...]]) -> list[bool]:
+    def __call__(self, candidates: Sequence[tuple[int, ...]], until_hit: bool = False) -> list[bool | None]:
+        """Per candidate: does removing it change the predicted class?
+
+        ``until_hit`` (the first-hit search): verdicts after the first accepted candidate
+        may come back as None (not settled in float32, and not needed by a search that
+        stops at that candidate); every returned bool is float32's verdict.
+        """
         cands = [tuple(int(p) for p in c) for c in candidates]
         check_positions(cands, len(self.inference.token_ids), self.inference.target)
         self.rows += len(cands)
         if self.fast is None:
-            probs = self.probabilities(cands)
+            logits = self._logits(self.model, cands)
             self.forward_passes += -(-len(cands) // self.chunk)
+            fast, known = logits, np.ones(len(cands), dtype=bool)
         else:
-            probs = torch.softmax(self._checked_logits(cands), dim=-1).numpy()
+            logits, fast, known = self._checked_logits(cands, until_hit=until_hit)
+        self.leads.update(zip(cands, _leads(fast, self.inference.pred).tolist()))
+        probs = torch.softmax(logits, dim=-1).numpy()
         preds = probs.argmax(axis=1)
-        changed: list[bool] = []
-        for cand, pred, p in zip(cands, preds, probs):
+        changed: list[bool | None] = []
+        for cand, pred, p, ok in zip(cands, preds, probs, known):
+            if not ok:
+                changed.append(None)
+                continue
             hit = int(pred) != self.inference.pred
             if hit:
                 self.accepted[cand] = TextOutcome(int(pred), float(p[pred]))
             changed.append(hit)
         return changed
+
+
+def _leads(logits: torch.Tensor, original: int) -> np.ndarray:
+    """Per row: the original class's logit minus the best other class's (< 0: the class changed)."""
+    if logits.shape[0] == 0:
+        return np.zeros(0)
+    values = logits.float().clone()
+    own = values[:, original].clone()
+    values[:, original] = -torch.inf
+    return (own - values.max(dim=1).values).numpy().astype(np.float64)

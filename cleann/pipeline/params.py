@@ -160,6 +160,10 @@ class ExplainParams:
                          choices=SEARCHES, hash_omit_if="head")
     max_model_rows: int | None = option(2000, "model rows per sample before it is stored as status 'budget'",
                                         ge=1, hash_omit_if=None)
+    stop_lead: float | None = option(None, "first-hit stop rule: before each larger size, stop (status 'budget') "
+                                           "when no removal so far brought the output within this many logits "
+                                           "of changing (why this value: docs/engine.md)", ge=0.0,
+                                     hash_omit_if=None)
 
     def __post_init__(self) -> None:
         if not isinstance(self.heads, str):
@@ -298,7 +302,7 @@ def add_options(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, 
         opt = option_of(f)
         if not opt.cli or f.name in skip:
             continue
-        base, _ = types[f.name]
+        base, nullable = types[f.name]
         choices = None if callable(opt.choices) else opt.choices
         text = opt.help + ("" if f.default in (None, False) or opt.positional else f" (default {f.default})")
         kw: dict[str, Any] = {"help": text}
@@ -306,12 +310,24 @@ def add_options(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, 
             kw["action"] = "store_true"
         else:
             kw["type"] = base if base in (int, float) else str
+            if nullable and base in (int, float) and f.default is not None:
+                kw["type"] = _number_or_none(base)  # "none" switches a default limit off
+                text += "; 'none' for no limit"
+                kw["help"] = text
             if choices:
                 kw["metavar"] = "{" + ",".join(choices) + "}"
         if opt.positional:
             target.add_argument(f.name, **kw)
         else:
             target.add_argument(flag_of(f), dest=f.name, default=argparse.SUPPRESS, **kw)
+
+
+def _number_or_none(base: type) -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
+        return None if str(value).strip().lower() in ("none", "off") else base(value)
+
+    parse.__name__ = base.__name__  # argparse names the type in its error line
+    return parse
 
 
 def add_explain_options(p: argparse.ArgumentParser, with_kind: bool = True) -> None:

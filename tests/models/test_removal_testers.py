@@ -216,3 +216,44 @@ def test_fast_rows_verdicts_equal_float32_on_real_snippets():
         assert _same_outcomes(quick.accepted, exact.accepted)
     assert rows > 500 and differ == 0
     assert fast.calibrated and fast.margin < 1.0  # bf16 moves a lead by hundredths, not units
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.3, 3.0])
+def test_until_hit_settles_every_verdict_up_to_the_first_hit(lexicon, shift):
+    """The first-hit search reads verdicts in order and stops at the first hit: with
+    ``until_hit`` the re-checks after that hit are skipped, every verdict that comes back is
+    float32's, the first hit is the same, and fewer (never more) rows are re-checked."""
+    from cleann.models.fast_rows import Bf16Twin, FastRows
+
+    model, tok = lexicon
+    inf = infer(model, tok, [TEXT])[0]
+    _, expected = _exact(model, tok, inf)
+    first = expected.index(True)
+    twin = Bf16Twin(model) if shift == 0.0 else _Shifted(model, cls=1 - inf.pred, shift=shift)
+    full = SentimentTester(model, tok, inf, fast=FastRows(twin, calibration_rows=0, floor=0.5))
+    lazy = SentimentTester(model, tok, inf, fast=FastRows(twin, calibration_rows=0, floor=0.5))
+    assert list(full(ALL_SETS)) == expected
+    got = lazy(ALL_SETS, until_hit=True)
+    assert got[: first + 1] == expected[: first + 1]
+    assert all(g is None or g == e for g, e in zip(got, expected))
+    assert lazy.rechecked <= full.rechecked
+    assert lazy.rows == full.rows == len(ALL_SETS)
+    assert set(lazy.leads) == set(ALL_SETS)
+    # leads come from the fast pass, so they do not depend on which rows were re-checked
+    assert all(lazy.leads[c] == pytest.approx(full.leads[c]) for c in ALL_SETS)
+    assert all((lazy.leads[c] < 0) == e for c, e in zip(ALL_SETS, expected) if shift == 0.0)
+
+
+def test_until_hit_skips_the_rechecks_after_a_confirmed_hit(lexicon):
+    """A fast model that is unsure everywhere (huge margin): without ``until_hit`` every row
+    is re-checked; with it only the rows up to the first hit."""
+    from cleann.models.fast_rows import Bf16Twin, FastRows
+
+    model, tok = lexicon
+    inf = infer(model, tok, [TEXT])[0]
+    _, expected = _exact(model, tok, inf)
+    first = expected.index(True)
+    lazy = SentimentTester(model, tok, inf, fast=FastRows(Bf16Twin(model), calibration_rows=0, floor=1e9))
+    got = lazy(ALL_SETS, until_hit=True)
+    assert got[: first + 1] == expected[: first + 1] and all(g is None for g in got[first + 1:])
+    assert lazy.rechecked == first + 1
