@@ -350,7 +350,7 @@ def _mixed_keys(marks, root, allowed, first, nf, out):
 
 @njit(cache=True)
 def iteration_r2(marks, nodes, R, bounds, legacy, ov_keys, ov_dec, n_ov, unsure, log):
-    """ICD's r = 2 (``icd._Candidates`` with ``depth2_pairs`` and ``first_independent_rows``):
+    """ICD's r = 2 (``icd_candidates.Candidates`` with ``depth2_pairs`` and ``first_independent_rows``):
     pairs (i < j) ascending; the candidates of a pair are the depth-2 legal pairs of i,
     then of j, by dist sum (i's dist 2, j's dist 2, i's dist 3, j's dist 3), first
     occurrences only, all members possible ancestors of i or j; tested in that order up
@@ -852,7 +852,7 @@ def _root_sets(marks, root, r, allowed, node, depth, parent, skel):
 
 @njit(cache=True)
 def iteration_tree(marks, nodes, R, r, start, bounds, legacy, ov_keys, ov_dec, n_ov, unsure, log):
-    """ICD's r >= 3 (``icd._Candidates`` with trees rebuilt per pair, which the Python
+    """ICD's r >= 3 (``icd_candidates.Candidates`` with trees rebuilt per pair, which the Python
     cache only avoids): candidates of i then j merged by dist sum (stable), first
     occurrences only, tested in order up to the first independence. ``log[t] = (i, j,
     z_1..z_r)``. Returns (deletions, tests, any candidate, pair to do in Python or -1,

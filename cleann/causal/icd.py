@@ -25,155 +25,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 
-from cleann.causal.orientation import (
-    orient_fixpoint,
-    orient_v_structures,
-    possible_ancestors,
-    possible_parent_matrix,
-)
-from cleann.causal.icd_candidates import depth2_pairs, first_unique_rows, legal_subsets_within
+from cleann.causal.icd_candidates import Candidates, CITests, ICDResult, Sepsets
+from cleann.causal.orientation import orient_fixpoint, orient_v_structures
 from cleann.causal.pag import PAG
-from cleann.causal.pds_tree import PDSTree, build_pds_tree
 from cleann.errors import BadInputError
-
-Sepsets = dict[tuple[int, int], tuple[int, ...]]
-
-
-@dataclass
-class ICDResult:
-    """The learned PAG, the separating set of every deleted pair ``(i < j)``, the number
-    of CI statistics a one-at-a-time scan computes (the reference's ``ci_tests``; the
-    vectorised paths may evaluate more, see ``FisherZTest.n_computed``) in total and
-    per conditioning size, and how many ICD iterations (r = 0, 1, ...) ran."""
-
-    pag: PAG
-    sepsets: Sepsets
-    ci_tests: int
-    iterations: int
-    ci_tests_by_size: list[int] = field(default_factory=list)
-
-
-class _CITests:
-    """Uniform access to any ``ci_test``: the fast paths of ``FisherZTest`` when present,
-    otherwise one ``independent(x, y, cond)`` call per candidate (counted here)."""
-
-    def __init__(self, ci_test: Any):
-        if not hasattr(ci_test, "independent"):
-            raise BadInputError("ci_test must have a method independent(x, y, cond) -> bool")
-        self.ci = ci_test
-        self.fast = hasattr(ci_test, "first_independent_rows") and hasattr(ci_test, "independent_many")
-        self.calls = 0
-        self.by_size: list[int] = []
-        self._start = (int(getattr(ci_test, "n_tests", 0)), list(getattr(ci_test, "n_tests_by_size", [])))
-
-    def _count(self, k: int, n: int) -> None:
-        self.calls += n
-        while len(self.by_size) <= k:
-            self.by_size.append(0)
-        self.by_size[k] += n
-
-    def marginal(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        if self.fast:
-            return self.ci.independent_many(xs, ys, np.zeros((len(xs), 0), dtype=np.intp))
-        self._count(0, len(xs))
-        return np.array([bool(self.ci.independent(int(x), int(y), ())) for x, y in zip(xs, ys)], dtype=bool)
-
-    def single_slab(self, x: int, ys: np.ndarray) -> np.ndarray | None:
-        """Decisions of (x, y | z) for all y in ``ys`` and all z at once (FisherZTest),
-        or None for a generic test. Cheap closed forms: computing the whole slab costs
-        less than the per-pair calls it replaces."""
-        slab = getattr(self.ci, "pvalues_single_slab", None)
-        if not self.fast or slab is None:
-            return None
-        return slab(x, ys) > self.ci.alpha
-
-    def first(self, x: int, y: int, zz: np.ndarray) -> int:
-        if self.fast:
-            return self.ci.first_independent_rows(x, y, zz)
-        for n, row in enumerate(zz.tolist()):
-            self._count(len(row), 1)
-            if self.ci.independent(x, y, tuple(row)):
-                return n
-        return -1
-
-    def totals(self) -> tuple[int, list[int]]:
-        if self.fast:  # this run's share of the test's counters
-            total, by_size = self._start
-            now = list(self.ci.n_tests_by_size)
-            delta = [n - (by_size[k] if k < len(by_size) else 0) for k, n in enumerate(now)]
-            while delta and delta[-1] == 0:
-                delta.pop()
-            return int(self.ci.n_tests) - total, delta
-        return self.calls, self.by_size
-
-
-class _Candidates:
-    """Per-root PDS trees for one iteration plus the possible-ancestor closure, each
-    invalidated selectively on edge deletion."""
-
-    def __init__(self, pag: PAG, r: int):
-        self.pag = pag
-        self.r = r
-        self._trees: dict[int, tuple[PDSTree, np.ndarray]] = {}
-        self._anc: np.ndarray | None = None
-        self.pp = possible_parent_matrix(pag.marks)
-
-    def tree(self, root: int) -> PDSTree:
-        hit = self._trees.get(root)
-        if hit is None:
-            tree = build_pds_tree(self.pag, root, self.r)
-            members = np.zeros(self.pag.size, dtype=bool)
-            members[root] = True
-            members[list(tree.candidates)] = True
-            hit = (tree, members)
-            self._trees[root] = hit
-        return hit[0]
-
-    def ancestors(self) -> np.ndarray:
-        if self._anc is None:
-            self._anc = possible_ancestors(self.pag.marks)
-        return self._anc
-
-    def deleted(self, u: int, v: int) -> None:
-        """Forget what the deletion of u-v can change: trees that contain u or v (no
-        other tree ever looked at that edge) and, if it was a possibly-directed arc,
-        the ancestor closure."""
-        for root in [t for t, hit in self._trees.items() if hit[1][u] or hit[1][v]]:
-            del self._trees[root]
-        if self.pp[u, v] or self.pp[v, u]:
-            self._anc = None
-        self.pp[u, v] = self.pp[v, u] = False
-
-    def _subsets(self, root: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        marks = self.pag.marks
-        if not (allowed & (marks[root] != 0)).any():  # a legal set needs an allowed depth-1 member
-            return np.zeros((0, self.r), dtype=np.intp), np.zeros(0, dtype=np.int64)
-        if self.r == 2:  # read off the marks: no tree to rebuild after every deletion
-            return depth2_pairs(marks, root, allowed)
-        return legal_subsets_within(self.tree(root), self.r, allowed)
-
-    def for_pair(self, i: int, j: int) -> np.ndarray:
-        """Candidate conditioning sets for the pair, in test order, de-duplicated."""
-        anc = self.ancestors()
-        allowed = anc[:, i] | anc[:, j]
-        allowed[[i, j]] = False
-        if np.count_nonzero(allowed) < self.r:
-            return np.zeros((0, self.r), dtype=np.intp)
-        si, di = self._subsets(i, allowed)
-        sj, dj = self._subsets(j, allowed)
-        if len(sj) == 0 or len(si) == 0:
-            return si if len(sj) == 0 else sj
-        sets = np.concatenate([si, sj])
-        order = np.argsort(np.concatenate([di, dj]), kind="stable")
-        sets = sets[order]
-        first = first_unique_rows(sets)
-        return sets[first] if len(first) < len(sets) else sets
 
 
 def _compilable(ci_test: Any) -> bool:
@@ -190,7 +50,7 @@ def _reset_and_orient(pag: PAG, nodes: np.ndarray, sepsets: Sepsets, batches: It
         orient_fixpoint(pag.marks, nodes, sepsets, rules)
 
 
-def _r1_pairs(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, cit: _CITests, sepsets: Sepsets) -> bool:
+def _r1_pairs(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, cit: CITests, sepsets: Sepsets) -> bool:
     """r = 1 for the pairs (i, j), j in ``partners``, one CI call at a time (generic test).
     Candidates: adj(i) minus j, then adj(j) minus adj(i) and i, each ascending."""
     any_candidate = False
@@ -212,7 +72,7 @@ def _r1_pairs(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, cit: _CIT
 
 
 def _r1_slab(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, indep: np.ndarray,
-             cit: _CITests, sepsets: Sepsets) -> bool:
+             cit: CITests, sepsets: Sepsets) -> bool:
     """``_r1_pairs`` with all decisions precomputed (``indep[row, z]``).
 
     Why plain Python lists: most pairs are deleted at r = 1 (on MiniLM snippets ~530 of
@@ -252,7 +112,7 @@ def _r1_slab(pag: PAG, adj: np.ndarray, i: int, partners: np.ndarray, indep: np.
     return any_candidate
 
 
-def _iteration_r1(pag: PAG, nodes_arr: np.ndarray, cit: _CITests, sepsets: Sepsets) -> bool:
+def _iteration_r1(pag: PAG, nodes_arr: np.ndarray, cit: CITests, sepsets: Sepsets) -> bool:
     """ICD's r = 1: pairs (i < j) ascending, conditioning on single neighbours; deletions
     take effect at once. Returns whether any pair had a candidate."""
     adj = pag.marks != 0
@@ -276,7 +136,7 @@ def compiled_default() -> bool:
     return os.environ.get("CLEANN_ICD_PURE", "").strip() not in ("1", "true", "yes")
 
 
-def warm_up_compiled(n_nodes: int = 16, seed: int = 0) -> "ICDResult":
+def warm_up_compiled(n_nodes: int = 16, seed: int = 0) -> ICDResult:
     """Compile (or load from numba's cache) the ICD kernels now.
 
     Why: the first use in a fresh environment compiles them, which takes minutes of one
@@ -319,7 +179,7 @@ def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = No
         return learn_icd_compiled(nodes_arr, ci_test, max_cond_size)
     pag = PAG(nodes_arr.tolist())
     marks = pag.marks
-    cit = _CITests(ci_test)
+    cit = CITests(ci_test)
     sepsets: Sepsets = {}
 
     # r = 0: every pair, unconditionally (deletions cannot affect other pairs' tests)
@@ -343,7 +203,7 @@ def learn_icd(nodes: Iterable[int], ci_test: Any, max_cond_size: int | None = No
             iterations += 1
             done = not any_candidate
         else:
-            cands = _Candidates(pag, r)
+            cands = Candidates(pag, r)
             for i, j in combinations(nodes_arr.tolist(), 2):
                 if not marks[i, j]:
                     continue

@@ -19,6 +19,7 @@ import numpy as np
 from cleann.causal import _kernels as K
 from cleann.causal import orientation as ori
 from cleann.causal.citest import FisherZTest
+from cleann.causal.icd_candidates import Candidates, CITests, ICDResult
 from cleann.causal.orientation import PathSearchBudgetExceeded, orient_fixpoint
 from cleann.causal.pag import PAG
 
@@ -147,10 +148,8 @@ class _State:
 
 def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: int | None):
     """``icd.learn_icd`` for a fresh FisherZTest through the kernels (same result)."""
-    from cleann.causal.icd import ICDResult, _Candidates, _CITests
-
     pag = PAG(nodes_arr.tolist())
-    cit = _CITests(ci)  # snapshot of the test's counters for totals()
+    cit = CITests(ci)  # snapshot of the test's counters for totals()
     st = _State(pag, nodes_arr, ci)
     nodes = st.nodes
 
@@ -186,7 +185,7 @@ def learn_icd_compiled(nodes_arr: np.ndarray, ci: FisherZTest, max_cond_size: in
                 st.count(2, tests)
                 st.add_log(log[:n_del], 2)
             else:
-                any_candidate = _iteration_tree(st, r, _Candidates)
+                any_candidate = _iteration_tree(st, r, Candidates)
             iterations += 1
             if any_candidate:
                 st.orient([(1, 2, 3, 4)], reset=True)
@@ -242,7 +241,7 @@ def _python_pair(st: _State, cands, r: int, i: int, j: int) -> bool:
 
 
 def _iteration_tree_python(st: _State, r: int, candidates_cls) -> bool:
-    """r >= 3: PDS-tree candidates in Python (``icd._Candidates``), tests compiled."""
+    """r >= 3: PDS-tree candidates in Python (``icd_candidates.Candidates``), tests compiled."""
     marks = st.marks
     cands = candidates_cls(st.pag, r)
     any_candidate = False
