@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 
 from cleann.errors import CleannError
+from cleann.models.text_eval import chunk_windows
 from cleann.sources.artifacts import sha256_file
 
 CORPORA = ("pang_lee_sentences", "rt_snippets", "pang_lee_reviews")
@@ -98,23 +99,6 @@ def _set_threads(threads_now: Callable[[], int] | None) -> None:
 def long_text_policy(cfg: FinetuneConfig) -> dict:
     """How texts longer than one chunk are classified (stored in the model card)."""
     return {"mode": "chunks", "chunk_length": cfg.chunk_length}
-
-
-def chunk_windows(tokenizer, ids: Sequence[int], size: int) -> list[list[int]]:
-    """Consecutive ``size``-token windows (with [CLS]/[SEP]) covering all of ``ids``.
-
-    ``ids`` are token ids without special tokens. The last window is right-aligned so
-    every window is full (it may overlap the one before).
-    """
-    body = size - 2
-    ids = list(ids)
-    if len(ids) <= body:
-        starts = [0]
-    else:
-        starts = list(range(0, len(ids) - body + 1, body))
-        if starts[-1] != len(ids) - body:
-            starts.append(len(ids) - body)
-    return [[tokenizer.cls_token_id, *ids[s:s + body], tokenizer.sep_token_id] for s in starts]
 
 
 def training_examples(tokenizer, train: pd.DataFrame, cfg: FinetuneConfig,

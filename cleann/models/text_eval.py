@@ -18,12 +18,28 @@ import torch
 from cleann.models.sentiment import effective_max_length
 
 
+def chunk_windows(tokenizer, ids: Sequence[int], size: int) -> list[list[int]]:
+    """Consecutive ``size``-token windows (with [CLS]/[SEP]) covering all of ``ids``.
+
+    ``ids`` are token ids without special tokens. The last window is right-aligned so
+    every window is full (it may overlap the one before). Training (``finetune``) cuts
+    its review chunks with this too, so a model is scored on the windows it learnt from.
+    """
+    body = size - 2
+    ids = list(ids)
+    if len(ids) <= body:
+        starts = [0]
+    else:
+        starts = list(range(0, len(ids) - body + 1, body))
+        if starts[-1] != len(ids) - body:
+            starts.append(len(ids) - body)
+    return [[tokenizer.cls_token_id, *ids[s:s + body], tokenizer.sep_token_id] for s in starts]
+
+
 def _units(tokenizer, texts: Sequence[str], length: int,
            long_text: dict | None) -> tuple[list[list[int]], np.ndarray]:
     """Token-id sequences to run and, per sequence, the index of its text."""
     if long_text and long_text.get("mode") == "chunks":
-        from cleann.models.finetune import chunk_windows
-
         size = min(int(long_text.get("chunk_length", 128)), length)
         body = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         units, owner = [], []

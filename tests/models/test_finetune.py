@@ -47,15 +47,17 @@ def _cfg(**kw):
 
 
 def test_chunk_windows_cover_the_text_and_are_full():
+    from cleann.models.text_eval import chunk_windows
+
     class Tok:
         cls_token_id, sep_token_id = 101, 102
 
     ids = list(range(1, 24))  # 23 body tokens, windows of 8 -> 6 body tokens each
-    windows = F.chunk_windows(Tok(), ids, 8)
+    windows = chunk_windows(Tok(), ids, 8)
     assert all(w[0] == 101 and w[-1] == 102 and len(w) == 8 for w in windows)
     covered = {t for w in windows for t in w[1:-1]}
     assert covered == set(ids) and windows[-1][1:-1] == ids[-6:]
-    assert F.chunk_windows(Tok(), [5, 6], 8) == [[101, 5, 6, 102]]
+    assert chunk_windows(Tok(), [5, 6], 8) == [[101, 5, 6, 102]]
 
 
 def test_cached_upper_layers_equal_the_full_model(base):
