@@ -9,9 +9,8 @@ def write_report(run_id: str, out: str | Path, db_path: str | Path | None = None
     """Read the run's evaluation from DuckDB (read-only) and write one HTML file."""
     from cleann.config import default_db_path
     from cleann.store.runs import open_db
-    from cleann.report.corpus import render_corpus_page
     from cleann.report.data import has_evaluation, load_corpus_data, load_report_data
-    from cleann.report.html import render_report
+    from cleann.report.html import render_corpus_page, render_report
 
     with open_db(db_path or default_db_path(), read_only=True) as con:
         if has_evaluation(con, run_id):

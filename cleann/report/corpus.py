@@ -1,10 +1,11 @@
-"""The corpus page of the HTML report: what a whole explanation run says, offline.
+"""The corpus section of the HTML report: what a whole explanation run says, offline.
 
 Why: a per-sample view cannot show which words *cause* the model's decisions across a
 corpus. This page shows the top causal words per class with their 95 % Wilson intervals
 and base rate, the best-set size histogram, how much heads agree (mean Jaccard heatmap)
 and causal rate against attended rate per word. Inline SVG only (no script, no network),
-built on the primitives of :mod:`cleann.report.svg`.
+built on the primitives of :mod:`cleann.report.svg`; :mod:`cleann.report.html` puts it
+in a page (alone, or after a run's evaluation).
 """
 from __future__ import annotations
 
@@ -162,17 +163,3 @@ def render_corpus_section(data: CorpusData) -> str:
             f'case-folded); rates need support ≥ {data.min_support} and are ranked by the interval\'s lower '
             f'bound; lift = causal rate / base rate.</p>'
             f'<div class="charts">{"".join(charts)}</div>{_top_table(data)}')
-
-
-def render_corpus_page(data: CorpusData) -> str:
-    """A whole HTML page with only the corpus section (runs without an evaluation)."""
-    from cleann.report.html import CSS
-
-    title = f"cleann corpus — run {data.run['run_id']}"
-    meta = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>"
-                   for k, v in (("corpus", data.run.get("corpus")), ("model", data.run.get("model")),
-                                ("parameters", data.run.get("params")), ("status", data.run.get("status")))
-                   if v not in (None, ""))
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f'<style>{CSS}</style></head><body><h1>{escape(title)}</h1><table class="meta">{meta}</table>'
-            f'{render_corpus_section(data)}</body></html>')

@@ -14,7 +14,7 @@ import pandas as pd
 from cleann.metrics.faithfulness import ERASER_BINS
 from cleann.metrics.report_text import COLUMNS, _cell
 from cleann.report.corpus import render_corpus_section
-from cleann.report.data import ReportData, SampleDetail
+from cleann.report.data import CorpusData, ReportData, SampleDetail
 from cleann.report.graph import graph_svg
 from cleann.report.svg import bar_chart, box_plot, color_map, grouped_histogram, line_chart
 
@@ -157,6 +157,18 @@ def _sample_view(d: SampleDetail, names: list[str], colors: dict[str, str], kind
     graph = graph_svg(d.edges, d.target, labels, d.sets.get("cleann", []), f"causal graph ({head})")
     return (f'<h3>sample {escape(d.sample_id)} — label {d.label}, predicted {what} {d.pred}{prob}</h3>'
             f'<div class="sample"><div class="rows">{"".join(rows)}</div>{graph}</div>')
+
+
+def render_corpus_page(data: CorpusData) -> str:
+    """A whole HTML page with only the corpus section (runs without an evaluation)."""
+    title = f"cleann corpus — run {data.run['run_id']}"
+    meta = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>"
+                   for k, v in (("corpus", data.run.get("corpus")), ("model", data.run.get("model")),
+                                ("parameters", data.run.get("params")), ("status", data.run.get("status")))
+                   if v not in (None, ""))
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+            f'<style>{CSS}</style></head><body><h1>{escape(title)}</h1><table class="meta">{meta}</table>'
+            f'{render_corpus_section(data)}</body></html>')
 
 
 def render_report(data: ReportData) -> str:

@@ -84,8 +84,8 @@ def test_markdown_says_when_nothing_is_frequent_enough(run):
 
 def test_corpus_page_is_offline_and_shows_the_run(run, tmp_path):
     from cleann.report import write_report
-    from cleann.report.corpus import render_corpus_page
     from cleann.report.data import load_corpus_data
+    from cleann.report.html import render_corpus_page
 
     db, run_id = run
     ok, failed, found, _ = _truth(db, run_id)
