@@ -47,6 +47,11 @@ def positive_float(text: str) -> float:
     return value
 
 
+def seconds(text: str) -> float:
+    """argparse type: a finite number of seconds >= 0 (``--wait``)."""
+    return _number(float, text, 0, "a number of seconds, 0 or more")
+
+
 def _describe(path: Path) -> str | None:
     """What is wrong with ``path`` as a regular file we may create or replace, or None."""
     if path.is_dir():

@@ -103,3 +103,18 @@ def format_frame(frame: pd.DataFrame, fmt: str = "table", max_rows: int = 0, mor
     if len(shown) < len(frame):
         text += f"\n... ({len(frame):,} rows, first {max_rows} shown{more})"
     return text
+
+
+def print_out(*texts: str) -> None:
+    """Print ``texts`` to stdout; a reader that went away (``cleann query runs | head``,
+    ``| true``) ends the output quietly instead of with a BrokenPipeError traceback."""
+    import os
+    import sys
+
+    try:
+        for text in texts:
+            print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush is silent.
+        sys.stdout = open(os.devnull, "w")

@@ -242,16 +242,45 @@ def next_commands(run_ids: dict[str, str], reports: dict[str, Path], db: str | N
     return lines
 
 
+def _kind_params(args: argparse.Namespace, kind: str, model: str | None = None):
+    """The explain parameters of the demo's run of ``kind`` (validated: BadInputError)."""
+    from cleann.pipeline.params import params_from_kwargs
+
+    return params_from_kwargs({
+        "corpus_kind": kind, "limit": args.reviews if kind == "imdb" else args.users, "batch_size": 4,
+        "heads": args.heads, "model": model, "db": args.db, "runner": args.runner,
+        "max_set_size": args.max_set_size, "nodes": args.text_nodes if kind == "imdb" else args.rec_nodes,
+    })
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every option, before the first flow starts (issue 22): the database is a cleann
+    database (or new), the explain parameters of both runs, the explainers, the report folder."""
+    from cleann.cli._checks import check_db_writable
+    from cleann.config import default_db_path
+    from cleann.errors import BadInputError
+    from cleann.metrics.settings import parse_explainers
+
+    check_db_writable(args.db or default_db_path())
+    for kind in ("imdb", "movielens"):
+        _kind_params(args, kind)
+        parse_explainers(args.explainers, kind)
+    if args.report_dir is not None:
+        folder = Path(args.report_dir).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise BadInputError(f"--report-dir {folder}: is a file, not a folder")
+
+
 def run(args: argparse.Namespace) -> int:
     import shlex
 
     from cleann.cli._jobs import run_evaluate
     from cleann.metrics.settings import EvalSettings, parse_explainers
-    from cleann.pipeline.params import params_from_kwargs
     from cleann.pipeline.explain import summary_lines
 
     started = time.perf_counter()
     db = None if args.db is None else str(args.db)
+    check_options(args)
     _step("1/5 fetch and ingest the offline corpora (Prefect flow ingest_offline_defaults)")
     ingest_defaults(db)
 
@@ -265,11 +294,7 @@ def run(args: argparse.Namespace) -> int:
     for kind, limit in (("imdb", args.reviews), ("movielens", args.users)):
         what = "review snippets" if kind == "imdb" else "ml-100k users"
         _step(f"3/5 explain {limit} {what} (heads={args.heads}) and compare with {args.explainers}")
-        params, execution = params_from_kwargs({
-            "corpus_kind": kind, "limit": limit, "batch_size": 4, "heads": args.heads, "model": models[kind],
-            "db": db, "runner": args.runner, "max_set_size": args.max_set_size,
-            "nodes": args.text_nodes if kind == "imdb" else args.rec_nodes,
-        })
+        params, execution = _kind_params(args, kind, models[kind])
         settings = EvalSettings(explainers=parse_explainers(args.explainers, kind), max_k=params.max_set_size)
         result = run_evaluate(params, execution, settings, command, use_prefect=not args.no_prefect)
         summaries[kind], run_ids[kind] = result["explain"], result["run_id"]

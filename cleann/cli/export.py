@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from cleann.cli._checks import seconds
 from cleann.cli._output import add_format_option, render
 
 
@@ -16,7 +17,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder (created; must be empty unless --force)")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder (replaces our files)")
     p.add_argument("--db", help="DuckDB file (default $CLEANN_DB or ./cleann.duckdb)")
-    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a writer holds the db")
+    p.add_argument("--wait", type=seconds, default=10.0, help="seconds to wait while a writer holds the db")
     add_format_option(p)
     p.set_defaults(handler=handle)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cleann.cli._output import add_format_option, format_frame, render
+from cleann.cli._output import add_format_option, format_frame, print_out, render
 from cleann.errors import BadInputError
 from cleann.store.readonly import DEFAULT_WAIT_S
 
@@ -35,13 +35,13 @@ def handle(args: argparse.Namespace) -> int:
         queries = list(list_queries().values())
         rows = [{"name": q.name, "kind": q.kind, "description": q.description,
                  "params": "" if q.params in (None, "none") else q.params} for q in queries]
-        print(render(args.format, rows, table=lambda: _list_table(rows)))
+        print_out(render(args.format, rows, table=lambda: _list_table(rows)))
         return 0
     if not args.wait >= 0 or args.wait == float("inf"):  # also refuses nan
         raise BadInputError(f"--wait {args.wait:g}: use a number of seconds, 0 or more")
     params, run = parse_params(args.name, args.param, args.run)
     frame = _run(args.name, args.db, run, params, args.wait)
-    print(format_frame(frame, args.format))
+    print_out(format_frame(frame, args.format))
     return 0
 
 
@@ -67,9 +67,9 @@ def _run(name: str, db, run: str | None, params: dict, wait_s: float):
 
 
 def parse_params(name: str, items: list[str], run: str | None) -> tuple[dict[str, Any], str | None]:
-    """``--param KEY=VALUE`` items checked against the named query: known keys only, numbers
-    where the query's default is a number, ``run=`` merged with ``--run``."""
-    from cleann.store.queries import get_query, parse_param
+    """``--param KEY=VALUE`` items checked against the named query: known keys only, each
+    value of its declared type and range (``-- types:`` header), ``run=`` merged with ``--run``."""
+    from cleann.store.queries import get_query
 
     query = get_query(name)
     params: dict[str, Any] = {}
@@ -83,12 +83,7 @@ def parse_params(name: str, items: list[str], run: str | None) -> tuple[dict[str
             raise BadInputError(f"--param {_cut(key)}: query {name} has no such parameter (it takes {takes})")
         if key in params:
             raise BadInputError(f"--param {_cut(key)} given twice")
-        default = query.defaults.get(key)
-        value = parse_param(key, val)
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(value, (int, float)) or value != value:  # text or nan
-                raise BadInputError(f"--param {key}={_cut(val)}: {key} must be a number (default {default})")
-        params[key] = value
+        params[key] = query.check_param(key, val)  # its declared type and range (the query's header)
     if "run" in params:
         given = str(params.pop("run"))
         if run is not None and run != given:

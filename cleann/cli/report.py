@@ -15,6 +15,7 @@ def register(subparsers) -> None:
     p.add_argument("--db", help="DuckDB file (default $CLEANN_DB or ./cleann.duckdb)")
     p.add_argument("--samples", type=nonnegative_int, default=6,
                    help="samples shown in the per-sample view (default 6)")
+    p.add_argument("--force", action="store_true", help="replace the output file if it exists")
     p.set_defaults(handler=handle)
 
 
@@ -24,6 +25,8 @@ def handle(args: argparse.Namespace) -> int:
     if not args.run_id.strip() or len(args.run_id) > 200:
         raise BadInputError(f"run id {shorten(args.run_id, 80)!r}: not a run id")
     output = check_output_file(args.output, "-o")
+    if output.exists() and not args.force:
+        raise BadInputError(f"-o {shorten(output, 120)}: exists (pass --force to replace it)")
     check_db_readable(args.db or default_db_path())
     from cleann.report import write_report
 

@@ -55,6 +55,31 @@ def summary_table(model: str, result: dict[str, Any], rows: list[dict[str, Any]]
                       "held-out test:", metrics_table(rows)])
 
 
+def check_cached_schedule(args: argparse.Namespace) -> None:
+    """`train bert4rec --epochs N` without --force while the cache holds a model of the
+    current schedule trained with another number of epochs: the flow would return that
+    model unchanged, so the request is refused with what to do instead (issue 22).
+    Without --epochs the cached model is what was asked for (the command's contract)."""
+    if args.model != "bert4rec" or args.force or args.epochs is None:
+        return
+    import json
+
+    from cleann.errors import BadInputError
+    from cleann.models import default
+    from cleann.models.bert4rec_train import SCHEDULE_VERSION
+
+    folder = default.default_bert4rec_dir("ml-1m" if args.ml1m else "ml-100k")
+    if default.schedule_version(folder) != SCHEDULE_VERSION or not default.is_complete(folder):
+        return  # nothing usable cached: the flow trains what was asked
+    try:
+        trained = json.loads((folder / "model_card.json").read_text())["hyper_parameters"]["epochs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if trained != args.epochs:
+        raise BadInputError(f"--epochs {args.epochs}: the cached model {folder} was trained with {trained} "
+                            "epochs and would be returned unchanged; add --force to retrain it")
+
+
 def run(args: argparse.Namespace) -> int:
     from cleann.cli.ingest import prepare_prefect_home
 
@@ -62,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         from cleann.sources.movielens import check_members
 
         check_members(Path(args.ml1m).expanduser(), ("ratings.dat", "movies.dat"))
+    check_cached_schedule(args)
     prepare_prefect_home()
     from cleann.flows.train import train_bert4rec, train_sentiment
 

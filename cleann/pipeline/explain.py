@@ -130,34 +130,13 @@ def check_dask(execution: ExecParams, timeout_s: float = DASK_CONNECT_TIMEOUT_S)
     scheme, host, port = parse_dask_address(execution.dask_address)
     if port is None:
         return  # ucx / inproc: nothing to dial here
-    problem = _tcp_problem(host, port, timeout_s)
+    from cleann.reach import tcp_problem
+
+    problem = tcp_problem(host, port, timeout_s)
     if problem:
         raise BadInputError(f"--dask-address {shorten(execution.dask_address, 80)}: no Dask scheduler answers "
                             f"({problem}); start one with `dask scheduler` or leave the option out for a "
                             "LocalCluster")
-
-
-def _tcp_problem(host: str, port: int, timeout_s: float) -> str | None:
-    """None when ``host:port`` accepts a TCP connection within ``timeout_s`` (name lookup
-    included, in a daemon thread so a hanging resolver cannot hold the command); else why."""
-    import socket
-    import threading
-
-    outcome: list[str | None] = []
-
-    def dial() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                outcome.append(None)
-        except OSError as exc:
-            outcome.append(exc.strerror or type(exc).__name__)
-
-    thread = threading.Thread(target=dial, daemon=True, name="cleann-dial")
-    thread.start()
-    thread.join(timeout_s + 0.5)
-    if not outcome:
-        return f"no answer within {timeout_s:g} s"
-    return outcome[0]
 
 
 def known_run_id(params: ExplainParams, execution: ExecParams) -> str | None:

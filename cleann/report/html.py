@@ -66,6 +66,15 @@ def _paired(data: ReportData) -> str:
             + f"</tr></thead><tbody>{body}</tbody></table>")
 
 
+def script_json(value) -> str:
+    """JSON for a ``<script type="application/json">`` element: the element's text is
+    read as is (no HTML entities are decoded inside a script), so it must be valid JSON;
+    only ``<``, ``>`` and ``&`` are written as ``\\u003c`` etc., so no value can close the
+    element or open a comment. ``json.loads`` of the element's text gives ``value`` back."""
+    text = json.dumps(value, default=str, allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _meta(data: ReportData) -> str:
     run, ev = data.run, data.evaluation or {}
     items = [("run", run["run_id"]), ("corpus", run.get("corpus")), ("model", run.get("model")),
@@ -197,5 +206,6 @@ def render_report(data: ReportData) -> str:
             f'{render_corpus_section(data.corpus) if data.corpus is not None else ""}'
             f'<h2>Samples</h2><p class="legend">{escape(legend)}</p>{samples}'
             f'<script type="application/json" id="summary-data">'
-            f'{escape(json.dumps(data.summary.replace({np.nan: None}).to_dict(orient="records")))}</script>'
+            f'{script_json(data.summary.replace({np.nan: None, np.inf: None, -np.inf: None}).to_dict(orient="records"))}'
+            f'</script>'
             f'</body></html>')

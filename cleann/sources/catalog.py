@@ -24,6 +24,7 @@ TEXT_SOURCES = ("offline", "hf", "aclimdb", "csv", "parquet")
 MOVIELENS_SOURCES = ("offline", "ml-1m", "ml-100k")
 DATASETS = {"imdb": TEXT_SOURCES, "movielens": MOVIELENS_SOURCES}
 OFFLINE_MOVIELENS = "ml-100k"
+HF_ENDPOINT = "https://huggingface.co"  # huggingface_hub's default; $HF_ENDPOINT overrides it
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,14 @@ def _check_hf(location: str) -> None:
     if offline:
         raise BadInputError(f"{shorten(location, 80)}: {offline[0]} is set, so the hub is not "
                             "asked; pass a local dataset with --path")
+    from cleann.reach import http_problem
+
+    endpoint = os.environ.get("HF_ENDPOINT", "").strip() or HF_ENDPOINT
+    problem = http_problem(endpoint)  # no network: one line now, not retries and tracebacks later
+    if problem:
+        raise BadInputError(f"{shorten(location, 80)}: the dataset hub {shorten(endpoint, 80)} cannot be "
+                            f"reached ({shorten(problem, 120)}); check the network, or pass a local "
+                            "dataset with --path")
 
 
 def load_documents(spec: SourceSpec, artifact_dir: Path | None = None) -> pd.DataFrame:

@@ -49,7 +49,8 @@ def load_hf_imdb(name_or_path: str | Path = HF_IMDB, corpus: str = "imdb") -> pd
     frame = build_documents(corpus, raw["native_id"], raw["text"], raw["label"],
                             f"hf:{name_or_path}", where=str(name_or_path), splits=raw["split"])
     frame.attrs["source"] = {"kind": "hf", "location": str(name_or_path), "version": version,
-                             "package_sha256": None, "skipped": frame.attrs.get("skipped", {})}
+                             "package_sha256": None, "skipped": frame.attrs.get("skipped", {}),
+                             "examples": frame.attrs.get("examples", [])}
     return frame
 
 
@@ -144,5 +145,5 @@ def load_aclimdb(folder: str | Path, corpus: str = "aclimdb") -> pd.DataFrame:
     frame.attrs["skipped"] = skipped
     frame.attrs["source"] = {"kind": "aclimdb", "location": str(root.resolve()), "version": None,
                              "package_sha256": None, "skipped": skipped,
-                             "examples": undecodable[:5]}
+                             "examples": (frame.attrs.get("examples", []) + undecodable)[:5]}
     return frame

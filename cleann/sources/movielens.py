@@ -163,15 +163,17 @@ def split_fields(
         ok &= parts[n_fields - 1].notna()
     line_numbers = pd.Series(lines.index + 1, index=lines.index)
     if not ok.any():
+        # The line itself is not quoted: the file may not be a MovieLens file at all
+        # (a link to /etc/passwd), and its contents are not ours to print (issue 22).
         raise BadInputError(f"{where}: no line has {n_fields} '{sep}'-separated fields "
-                            f"(first line {line_numbers.iloc[0]}: {lines.iloc[0][:80]!r})")
+                            f"(not a MovieLens file? first checked: line {line_numbers.iloc[0]})")
     parts = parts.reindex(columns=range(n_fields))
     for col in numeric:
         parts[col] = pd.to_numeric(parts[col].str.strip(), errors="coerce")
         ok &= parts[col].notna()
     if not ok.any():
         raise BadInputError(f"{where}: no line has numbers where numbers belong "
-                            f"(first line {line_numbers.iloc[0]}: {lines.iloc[0][:80]!r})")
+                            f"(not a MovieLens file? first checked: line {line_numbers.iloc[0]})")
     bad = [f"{where}:{n}" for n in line_numbers[~ok]]
     frame = parts[ok].copy()
     frame["line"] = line_numbers[ok]
@@ -193,7 +195,7 @@ def read_atomic(path: Path, required: list[str]) -> pd.DataFrame:
     frame.columns = [str(c).split(":", 1)[0] for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise BadInputError(f"{path}: header lacks {missing}; found {list(frame.columns)}")
+        raise BadInputError(f"{path}: header lacks {missing} (it has {len(frame.columns)} column(s))")
     return frame
 
 
@@ -246,8 +248,7 @@ def _items(corpus, item_ids, titles, years, genres, where, lines) -> pd.DataFram
     lines = pd.Series(np.asarray(lines))
     ids = pd.to_numeric(item_ids.reset_index(drop=True), errors="coerce")
     if ids.isna().any():
-        raise BadInputError(f"{where}: line {lines[ids.isna().idxmax()]}: item id "
-                            f"{item_ids.iloc[int(ids.isna().idxmax())]!r} is not a number")
+        raise BadInputError(f"{where}: line {lines[ids.isna().idxmax()]}: the item id is not a number")
     if (ids < 0).any():
         row = int((ids < 0).to_numpy().argmax())
         raise BadInputError(f"{where}: line {lines[row]}: item id {ids[row]:g} is negative")

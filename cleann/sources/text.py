@@ -31,11 +31,17 @@ from cleann.sources import artifacts
 DOC_COLUMNS = ["corpus", "doc_id", "split", "text", "label", "source"]
 TRAIN_PERCENT = 80
 
+# The documented label spellings (docs/ingest.md), case and surrounding spaces ignored.
+# Anything else is skipped and counted with its reason, never mapped by guess.
+POSITIVE_LABELS = ("1", "pos", "positive", "fresh", "true")
+NEGATIVE_LABELS = ("0", "-1", "neg", "negative", "rotten", "false")
 _LABEL_WORDS = {
-    "1": 1, "pos": 1, "positive": 1, "fresh": 1, "true": 1,
-    "0": 0, "-1": 0, "neg": 0, "negative": 0, "rotten": 0, "false": 0,
+    **dict.fromkeys(POSITIVE_LABELS, 1), **dict.fromkeys(NEGATIVE_LABELS, 0),
     "1.0": 1, "0.0": 0, "-1.0": 0,  # CSV cells read as text, numbers written as floats
 }
+UNKNOWN_LABEL = "label not a documented spelling"
+NEUTRAL_ZERO = "label 0 beside -1 (a three-way scale: neutral?)"
+MAX_EXAMPLES = 5
 _BR = re.compile(r"<br\s*/?>", flags=re.IGNORECASE)
 _WS = re.compile(r"\s+")
 
@@ -66,25 +72,31 @@ def clean_text(texts: pd.Series) -> pd.Series:
     return texts.str.replace(_WS, " ", regex=True).str.strip()
 
 
-def normalize_labels(labels: pd.Series, where: str, first_line: int = 1) -> pd.Series:
-    """Map 1/0, 1/-1, pos/neg, positive/negative, fresh/rotten, booleans to 1/0.
+def normalize_labels(labels: pd.Series) -> tuple[pd.Series, dict[str, pd.Series]]:
+    """Map the documented spellings to 1/0: 1/0, 1/-1, pos/neg, positive/negative,
+    fresh/rotten, true/false (case-insensitive), and booleans.
 
-    Raises BadInputError naming the first unrecognised value and its line
-    (line = `first_line` + the row's index label; pass a 0-based positional index).
+    Returns the labels (Int64, missing where a row is not usable) and, per skip reason,
+    a boolean mask of the rows skipped for it: a value that is not a documented spelling
+    (``7``, ``meh``), and ``0`` in a column that also holds ``-1`` (on a -1/0/1 scale 0
+    means neutral, not negative). Values are never echoed into messages: the file may
+    not be what the user thinks it is (issue 22).
     """
+    index = labels.index
     if pd.api.types.is_bool_dtype(labels):
-        return labels.astype("int64")
+        return labels.astype("Int64"), {}
     if pd.api.types.is_float_dtype(labels) and (labels.dropna() % 1 == 0).all():
         labels = labels.astype("Int64")
     keys = labels.astype(str).str.strip().str.lower()
     mapped = keys.map(_LABEL_WORDS)
-    bad = mapped.isna()
-    if bad.any():
-        row = bad.idxmax()
-        raise BadInputError(
-            f"{where}: line {first_line + int(row)}: label '{shorten(labels[row], 80)}' is "
-            "not one of 1/0, 1/-1, pos/neg, positive/negative, fresh/rotten, true/false")
-    return mapped.astype("int64")
+    present = labels.notna()
+    unknown = present & mapped.isna()
+    skips = {UNKNOWN_LABEL: unknown}
+    zero = keys.isin(("0", "0.0")) & present
+    if zero.any() and (keys.isin(("-1", "-1.0")) & present).any():
+        skips[NEUTRAL_ZERO] = zero
+        mapped = mapped.mask(zero)
+    return pd.Series(mapped, index=index).astype("Int64"), {k: v for k, v in skips.items() if v.any()}
 
 
 def build_documents(
@@ -116,11 +128,18 @@ def build_documents(
     if dup.any():
         first = native_ids[dup].iloc[0]
         lines = (np.flatnonzero((native_ids == first).to_numpy()) + first_line).tolist()[:5]
-        raise BadInputError(f"{where}: duplicate id '{shorten(first, 80)}' on lines {lines}")
+        raise BadInputError(f"{where}: duplicate id on lines {lines} (ids must be unique)")
     empty = texts.eq("")
     no_label = labels.isna()
+    mapped, label_skips = normalize_labels(labels)
     keep = ~(empty | no_label)
     skipped = {"empty text": int(empty.sum()), "missing label": int((no_label & ~empty).sum())}
+    examples = []
+    for reason, mask in label_skips.items():
+        mask = mask.to_numpy() & keep.to_numpy()
+        skipped[reason] = int(mask.sum())
+        examples += [f"{where}:{first_line + int(i)} ({reason})" for i in np.flatnonzero(mask)[:MAX_EXAMPLES]]
+        keep &= ~mask
     ids = make_doc_ids(corpus, native_ids[keep])
     frame = pd.DataFrame({
         "corpus": corpus,
@@ -128,12 +147,16 @@ def build_documents(
         "split": (splits.reset_index(drop=True)[keep].astype(str)
                   if splits is not None else hash_split(ids)),
         "text": texts[keep],
-        "label": normalize_labels(labels[keep], where, first_line),
+        "label": mapped[keep].astype("int64"),
         "source": source,
     }, columns=DOC_COLUMNS).reset_index(drop=True)
-    if frame.empty:
-        raise BadInputError(f"{where}: no usable rows (all texts empty or labels missing)")
     frame.attrs["skipped"] = {k: v for k, v in skipped.items() if v}
+    frame.attrs["examples"] = examples[:MAX_EXAMPLES]
+    if frame.empty:
+        reasons = ", ".join(f"{v} {k}" for k, v in frame.attrs["skipped"].items())
+        raise BadInputError(f"{where}: no usable rows ({reasons or 'all texts empty or labels missing'}); "
+                            f"labels must be one of {', '.join(POSITIVE_LABELS)} (positive) or "
+                            f"{', '.join(NEGATIVE_LABELS)} (negative)")
     return frame
 
 
@@ -315,8 +338,7 @@ def load_table(
         bad = ~splits.isin(SPLIT_VALUES) & raw[split_column].notna()
         if bad.any():
             row = int(bad.to_numpy().argmax())
-            raise BadInputError(f"{path}: line {row + first_line}: split "
-                                f"'{shorten(raw[split_column][row], 80)}' in column "
+            raise BadInputError(f"{path}: line {row + first_line}: the split in column "
                                 f"{split_column!r} is not 'train' or 'test'")
         missing = raw[split_column].isna()
         if missing.any():
@@ -327,7 +349,8 @@ def load_table(
     frame = build_documents(name, native, texts, raw[label_column], f"{kind}:{path.name}",
                             where=str(path), splits=splits, first_line=first_line)
     frame.attrs["source"] = {"kind": kind, "location": str(path.resolve()), "version": None,
-                             "package_sha256": None, "skipped": frame.attrs.get("skipped", {})}
+                             "package_sha256": None, "skipped": frame.attrs.get("skipped", {}),
+                             "examples": frame.attrs.get("examples", [])}
     return frame
 
 
@@ -342,7 +365,7 @@ def _require_texts(texts: pd.Series, column: str, path: Path, first_line: int) -
         row = int(present.index[not_str.to_numpy().argmax()])
         value = present[row]
         raise BadInputError(f"{path}: line {row + first_line}: text column {column!r} holds a "
-                            f"{type(value).__name__} ({shorten(value, 80)}), not a text")
+                            f"{type(value).__name__}, not a text")
 
 
 def _read_csv_text(text: str, path: Path, **kwargs) -> pd.DataFrame:
@@ -362,5 +385,7 @@ def require_columns(found: list[str], columns: list[str], path: Path | str) -> N
     """BadInputError naming missing columns and (cut) the columns that are there."""
     missing = [c for c in columns if c not in found]
     if missing:
-        raise BadInputError(f"{path}: missing column(s) {shorten(missing, 80)}; "
-                            f"found {shorten(found)}")
+        # The header's names are not echoed: the file may not be a table at all (the
+        # first line of any file reads as a header), and its contents are not ours to print.
+        raise BadInputError(f"{path}: missing column(s) {shorten(missing, 80)} (the header has "
+                            f"{len(found)} column(s); name yours with --text-column / --label-column)")

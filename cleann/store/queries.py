@@ -7,9 +7,11 @@ batch, so queries see whole batches, never half of one). In turn the loader wait
 a running query to close the file.
 
 Each file starts with header comments: ``name``, ``description``, ``kind`` (sentiment,
-rec, any: which run ``--run`` defaults to; ``all``: no run), ``params`` (prose) and
-``defaults`` (``key=value, ...``). Parameters are DuckDB named parameters (``$run``).
-Parameters named ``run`` or ``run_*`` are run ids: always text, and checked to exist.
+rec, any: which run ``--run`` defaults to; ``all``: no run), ``params`` (prose),
+``defaults`` (``key=value, ...``) and ``types`` (``key=int 1..1000, key=float 0..1``: each
+non-run parameter's type and inclusive range, checked before the query runs).
+Parameters are DuckDB named parameters (``$run``). Parameters named ``run`` or ``run_*``
+are run ids: always text, and checked to exist.
 
 Word-level queries read the ``words`` view and the interval macros (``wilson_low`` ...)
 of ``sql/migrations/301_words.sql``. A database last written before that migration and
@@ -17,6 +19,7 @@ opened read-only gets them as temporary objects, so queries work on it unchanged
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -33,6 +36,57 @@ _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
 
 @dataclass(frozen=True)
+class ParamType:
+    """A query parameter's declared type (int | float) and inclusive range (None: open)."""
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+
+    def check(self, key: str, value: Any) -> int | float:
+        """``value`` (text from ``--param`` or a number) as this type, or one BadInputError line."""
+        shown = _short_value(value)
+        span = f"{_number_text(self.low)}..{_number_text(self.high)}"
+        what = "a whole number" if self.kind == "int" else "a number"
+        if isinstance(value, bool):
+            raise BadInputError(f"--param {key}={shown}: {key} must be {what} in {span}")
+        number = _value(value.strip()) if isinstance(value, str) else value
+        if self.kind == "int" and isinstance(number, float) and number.is_integer() and abs(number) < 2**53:
+            number = int(number)
+        ok_type = isinstance(number, int) if self.kind == "int" else isinstance(number, (int, float))
+        if not ok_type or (isinstance(number, float) and not math.isfinite(number)):
+            raise BadInputError(f"--param {key}={shown}: {key} must be {what} in {span}")
+        if (self.low is not None and number < self.low) or (self.high is not None and number > self.high):
+            raise BadInputError(f"--param {key}={shown}: {key} must be in {span}")
+        return number
+
+
+_TYPE = re.compile(r"^(\w+)\s*=\s*(int|float)(?:\s+(-?[\d.e+]*)\.\.(-?[\d.e+]*))?$")
+
+
+def _parse_types(text: str) -> dict[str, ParamType]:
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        match = _TYPE.match(item)
+        if not match:
+            raise ValueError(f"bad types header item {item!r}")
+        key, kind, low, high = match.groups()
+        out[key] = ParamType(kind, float(low) if low else None, float(high) if high else None)
+    return out
+
+
+def _number_text(bound: float | None) -> str:
+    if bound is None:
+        return ""
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+
+def _short_value(value: Any, limit: int = 40) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+@dataclass(frozen=True)
 class NamedQuery:
     name: str
     description: str
@@ -40,6 +94,17 @@ class NamedQuery:
     params: str
     sql: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    types: dict[str, ParamType] = field(default_factory=dict)
+
+    def check_param(self, key: str, value: Any) -> Any:
+        """A non-run parameter's value checked against its declared type and range; run
+        ids are returned as text (checked to exist when the query runs)."""
+        if _is_run_param(key):
+            return str(value)
+        declared = self.types.get(key)
+        if declared is None:
+            raise BadInputError(f"query {self.name}: parameter {key!r} has no declared type")
+        return declared.check(key, value)
 
     @property
     def parameters(self) -> list[str]:
@@ -78,7 +143,7 @@ def parse_query(name: str, text: str) -> NamedQuery:
         key, _, val = item.partition("=")
         defaults[key.strip()] = _value(val.strip())
     return NamedQuery(header.get("name", name), header.get("description", ""), header.get("kind", "any"),
-                      header.get("params", ""), text, defaults)
+                      header.get("params", ""), text, defaults, _parse_types(header.get("types", "")))
 
 
 def list_queries() -> dict[str, NamedQuery]:
@@ -131,10 +196,10 @@ def run_query(
 ) -> pd.DataFrame:
     """Run a named query; ``run`` defaults to the latest run of the query's kind."""
     query = get_query(name)
-    values = {**query.defaults, **(params or {})}
     unknown = set(params or {}) - set(query.parameters)
     if unknown:
         raise BadInputError(f"query {name} has no parameter {sorted(unknown)[0]!r}; it takes {query.parameters}")
+    values = {**query.defaults, **{k: query.check_param(k, v) for k, v in (params or {}).items()}}
 
     def execute(c) -> pd.DataFrame:
         if "run" in query.parameters:

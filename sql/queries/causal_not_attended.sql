@@ -3,6 +3,7 @@
 -- kind: sentiment
 -- params: run (default the latest sentiment run), min_support (default 5), min_causal (default 3), max_attended_rate (default 1), top (default 30)
 -- defaults: min_support=5, min_causal=3, max_attended_rate=1, top=30
+-- types: min_support=int 1..1000000000, min_causal=int 0..1000000000, max_attended_rate=float 0..1, top=int 1..1000000
 WITH occ AS (
     SELECT w.word, w.in_explanation AS c, w.attended AS a, w.chance
     FROM words w

@@ -3,6 +3,7 @@
 -- kind: sentiment
 -- params: run (run id; default the latest sentiment run), min_support (default 5), top (rows per class, default 20)
 -- defaults: min_support=5, top=20
+-- types: min_support=int 1..1000000000, top=int 1..1000000
 WITH occ AS (
     SELECT s.pred, w.word, w.in_explanation, w.chance
     FROM words w

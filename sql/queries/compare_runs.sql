@@ -3,6 +3,7 @@
 -- kind: pair
 -- params: run_a, run_b (run ids, required), min_support (default 5), top (words, default 20)
 -- defaults: min_support=5, top=20
+-- types: min_support=int 1..1000000000, top=int 1..1000000
 WITH shared AS (
     SELECT a.sample_id, a.best_size AS size_a, b.best_size AS size_b
     FROM samples a JOIN samples b ON b.sample_id = a.sample_id AND b.run_id = $run_b AND b.status = 'ok'

@@ -3,6 +3,7 @@
 -- kind: rec
 -- params: run (default the latest rec run), min_support (default 5)
 -- defaults: min_support=5
+-- types: min_support=int 1..1000000000
 WITH r AS (SELECT corpus_name AS corpus FROM runs WHERE run_id = $run),
 occ AS (
     SELECT unnest(i.genres) AS genre, w.in_explanation AS causal, w.chance

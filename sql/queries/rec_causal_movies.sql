@@ -3,6 +3,7 @@
 -- kind: rec
 -- params: run (default the latest rec run), min_support (default 5), top (default 20)
 -- defaults: min_support=5, top=20
+-- types: min_support=int 1..1000000000, top=int 1..1000000
 WITH r AS (SELECT corpus_name AS corpus FROM runs WHERE run_id = $run),
 occ AS (
     SELECT t.token_id AS item_id, w.in_explanation AS causal, w.chance

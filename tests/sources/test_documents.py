@@ -6,7 +6,8 @@ import pytest
 
 from cleann.errors import BadInputError
 from cleann.sources.text import (
-    DOC_COLUMNS, build_documents, clean_text, hash_split, make_doc_ids, normalize_labels,
+    DOC_COLUMNS, NEUTRAL_ZERO, UNKNOWN_LABEL, build_documents, clean_text, hash_split, make_doc_ids,
+    normalize_labels,
 )
 
 
@@ -39,12 +40,37 @@ def test_hash_split_is_deterministic_and_about_80_20():
     ([1.0, 0.0], [1, 0]),
 ])
 def test_labels_normalised(values, expected):
-    assert normalize_labels(pd.Series(values), "f").tolist() == expected
+    labels, skips = normalize_labels(pd.Series(values))
+    assert labels.tolist() == expected and skips == {}
 
 
-def test_unknown_label_names_line():
-    with pytest.raises(BadInputError, match=r"f\.csv: line 4: label 'meh'"):
-        normalize_labels(pd.Series(["pos", "neg", "meh"]), "f.csv", first_line=2)
+def test_unknown_label_is_skipped_with_its_reason_not_guessed():
+    labels, skips = normalize_labels(pd.Series(["pos", "neg", "meh", "7"]))
+    assert labels.tolist()[:2] == [1, 0] and labels[2:].isna().all()
+    assert {k: v.tolist() for k, v in skips.items()} == {UNKNOWN_LABEL: [False, False, True, True]}
+
+
+def test_zero_beside_minus_one_is_not_read_as_negative():
+    """1, 0, -1 in one column is a three-way scale: 0 is skipped (neutral?), -1 is negative."""
+    labels, skips = normalize_labels(pd.Series(["1", "0", "-1", "pos", "rotten"]))
+    assert labels.tolist()[2:] == [0, 1, 0] and pd.isna(labels[1]) and labels[0] == 1
+    assert {k: v.tolist() for k, v in skips.items()} == {NEUTRAL_ZERO: [False, True, False, False, False]}
+
+
+def test_mixed_labels_are_counted_as_skipped_with_lines():
+    frame = build_documents("c", pd.Series(list("abcdef")), pd.Series(["t"] * 6),
+                            pd.Series(["1", "0", "-1", "pos", "rotten", "meh"]), "s", where="f.csv",
+                            first_line=2)
+    assert frame["label"].tolist() == [1, 0, 1, 0]
+    assert frame.attrs["skipped"] == {UNKNOWN_LABEL: 1, NEUTRAL_ZERO: 1}
+    assert frame.attrs["examples"] == [f"f.csv:7 ({UNKNOWN_LABEL})", f"f.csv:3 ({NEUTRAL_ZERO})"]
+
+
+def test_only_unknown_labels_is_an_error_that_quotes_no_value():
+    with pytest.raises(BadInputError, match="no usable rows") as info:
+        build_documents("c", pd.Series(["a", "b"]), pd.Series(["t", "u"]), pd.Series(["root:x:0", "secret"]),
+                        "s", where="f.csv")
+    assert "root" not in str(info.value) and "secret" not in str(info.value)
 
 
 def test_build_documents_skips_empty_text_and_missing_label_and_counts_them():
@@ -58,7 +84,7 @@ def test_build_documents_skips_empty_text_and_missing_label_and_counts_them():
 
 
 def test_duplicate_native_ids_are_an_error_naming_lines():
-    with pytest.raises(BadInputError, match=r"duplicate id 'x' on lines \[2, 4\]"):
+    with pytest.raises(BadInputError, match=r"duplicate id on lines \[2, 4\]"):
         build_documents("c", pd.Series(["x", "y", "x"]), pd.Series(["a", "b", "c"]),
                         pd.Series([1, 0, 1]), "s", where="f.csv", first_line=2)
 

@@ -21,8 +21,8 @@ def run_db(tmp_db):
 
 
 @pytest.mark.parametrize("argv,fragment", [
-    (["query", "causal_tokens", "--param", "min_support=abc"], "min_support must be a number"),
-    (["query", "causal_tokens", "--param", "top=nan"], "top must be a number"),
+    (["query", "causal_tokens", "--param", "min_support=abc"], "min_support must be a whole number"),
+    (["query", "causal_tokens", "--param", "top=nan"], "top must be a whole number"),
     (["query", "causal_tokens", "--param", "nosuch=1"], "has no such parameter"),
     (["query", "causal_tokens", "--param", "min_support"], "use KEY=VALUE"),
     (["query", "causal_tokens", "--param", "=3"], "use KEY=VALUE"),
