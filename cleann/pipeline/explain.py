@@ -57,7 +57,7 @@ def check_inputs(params: ExplainParams, execution: ExecParams) -> None:
     from cleann.models.device import resolve_device
     from cleann.pipeline.params import parse_heads
     from cleann.store.db import check_database_file
-    from cleann.store.runs import check_staging_root
+    from cleann.reach import check_staging_root
 
     resolve_device(execution.device)  # --device cuda without a GPU: one line, before anything starts
     db = Path(execution.db) if execution.db else default_db_path()

@@ -284,7 +284,7 @@ def parse_dask_address(address: str) -> tuple[str, str, int | None]:
 
 
 def _staging_url(root: str) -> str:
-    from cleann.store.runs import check_staging_url
+    from cleann.reach import check_staging_url
 
     return check_staging_url(root)
 

@@ -425,54 +425,6 @@ def _parquet_bytes(frame: pd.DataFrame | pa.Table) -> bytes:
     return buf.getvalue()
 
 
-def check_staging_url(root: str, option: str = "--staging-dir") -> str:
-    """A staging location fsspec can write: a known protocol whose package is installed
-    (``bogus://x`` and ``s3://...`` without s3fs are refused here, in one line, instead of
-    failing in a worker). Nothing is opened or contacted."""
-    text = str(root)
-    if not text.strip():
-        raise BadInputError(f"{option}: empty path")
-    for part in text.split("::"):  # chained URLs: simplecache::s3://bucket/x
-        protocol, _ = fsspec.core.split_protocol(part)
-        if protocol is None:
-            continue
-        try:
-            fsspec.get_filesystem_class(protocol)
-        except ValueError:
-            raise BadInputError(f"{option} {_cut(text)}: unknown storage protocol {_cut(protocol, 30)!r} "
-                                "(a local folder or an fsspec URL such as s3://bucket/path)") from None
-        except ImportError as exc:
-            hint = " ".join(str(exc).split()) or f"a package for {protocol}:// is not installed"
-            raise BadInputError(f"{option} {_cut(text)}: {protocol}:// needs a package that is not "
-                                f"installed ({_cut(hint, 120)})") from None
-    return text
-
-
-def check_staging_root(root: str, option: str = "--staging-dir") -> None:
-    """What can be checked of a staging location before a run starts: its URL
-    (:func:`check_staging_url`) and, for a local path, that it is (or can become) a folder
-    this user may write: not a file, not under a file."""
-    check_staging_url(root, option)
-    protocol, path = fsspec.core.split_protocol(str(root))
-    if protocol not in (None, "file", "local"):
-        return  # remote: contacted only by the run (credentials, network)
-    folder = Path(path).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise BadInputError(f"{option} {_cut(str(root))}: is a file, not a folder")
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise BadInputError(f"{option} {_cut(str(root))}: {_cut(str(existing))} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise BadInputError(f"{option} {_cut(str(root))}: cannot create files in {_cut(str(existing))} "
-                            "(permission denied)")
-
-
-def _cut(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def default_staging_root(db_path: str | Path) -> str:
     """Local default: ``<db>.staging/`` next to the database file."""
     p = Path(db_path)
