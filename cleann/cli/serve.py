@@ -42,14 +42,18 @@ API_TIMEOUT_S = 3.0
 
 
 def check_api_reachable(url: str, timeout_s: float = API_TIMEOUT_S) -> None:
-    """A Prefect API answers at ``url`` (its /health, through Prefect's own client, so
-    Prefect Cloud's authentication applies); else one line, before serving starts."""
-    from prefect.client.orchestration import get_client
+    """A Prefect API answers at ``url`` (its /health, through Prefect's own client with
+    the configured key, so Prefect Cloud's authentication applies; built for ``url`` itself,
+    never an ephemeral server); else one line, before serving starts."""
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY
 
     from cleann.errors import BadInputError, shorten
     from cleann.flows.deploy import SERVER_HINT
 
-    with get_client(httpx_settings={"timeout": timeout_s}, sync_client=True) as client:
+    client = SyncPrefectClient(url, api_key=PREFECT_API_KEY.value(), auth_string=PREFECT_API_AUTH_STRING.value(),
+                               httpx_settings={"timeout": timeout_s})
+    with client:
         problem = client.api_healthcheck()
     if problem is not None:
         reason = shorten(" ".join(str(problem).split()), 160)
