@@ -28,6 +28,8 @@ def check_schedule(cron: str, timezone: str) -> None:
 
     from cleann.errors import BadInputError, shorten
 
+    if not timezone.strip():  # Prefect takes "" as "no timezone": an unset $TZ, say; not a choice
+        raise BadInputError("--timezone '': empty; use an IANA name such as Europe/Paris (default UTC)")
     try:
         CronSchedule(cron=cron, timezone=timezone)
     except ValidationError as exc:

@@ -138,6 +138,7 @@ def check_source(spec: SourceSpec) -> None:
         members = (("ratings.dat", "movies.dat") if spec.source == "ml-1m"
                    else ("u.data", "u.item"))
         movielens.check_members(Path(spec.path), members)
+        movielens.check_rating_lines(Path(spec.path), spec.source)
 
 
 def _check_table(spec: SourceSpec) -> None:

@@ -120,6 +120,58 @@ def check_members(path: Path, filenames: tuple[str, ...]) -> None:
             raise BadInputError(f"{path}: no {filename} inside the zip")
 
 
+RATING_FORMATS = {"ml-1m": ("ratings.dat", "::"), "ml-100k": ("u.data", "\t")}
+
+
+def check_rating_lines(path: Path, source: str, lines: int = 5) -> None:
+    """At least one of the first ``lines`` lines of the ratings file is a MovieLens rating
+    (4 numbers, the source's separator), checked before a flow starts: a folder whose
+    ``u.data`` is something else (a link to /etc/passwd) is refused at once, without
+    quoting what it holds."""
+    filename, sep = RATING_FORMATS[source]
+    head, where = _member_head(path, filename)
+    text_lines = head.decode("latin-1").splitlines()
+    if len(head) == HEAD_BYTES and text_lines:
+        text_lines = text_lines[:-1]  # the read stopped inside this line
+    checked = [line for line in text_lines if line.strip()][:lines]
+
+    def is_rating(line: str) -> bool:
+        fields = [f.strip() for f in line.split(sep)]
+        try:
+            return len(fields) == 4 and all(float(f) == float(f) for f in fields)  # not nan
+        except ValueError:
+            return False
+
+    # One malformed line is the loader's to skip and count; none that reads as a rating
+    # means this is not a ratings file at all.
+    if checked and not any(is_rating(line) for line in checked):
+        raise BadInputError(f"{where}: none of its first {len(checked)} line(s) is a MovieLens rating (4 numbers "
+                            f"separated by {sep!r}); not a MovieLens {source} file?")
+
+
+HEAD_BYTES = 65536
+
+
+def _member_head(path: Path, filename: str, size: int = HEAD_BYTES) -> tuple[bytes, str]:
+    """The first ``size`` bytes of ``filename`` in a zip or folder (as ``read_member`` finds it)."""
+    if path.is_file() and zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist() if n == filename or n.endswith("/" + filename)]
+                if not names:
+                    raise BadInputError(f"{path}: no {filename} inside the zip")
+                name = min(names, key=len)
+                with zf.open(name) as fh:
+                    return fh.read(size), f"{path}:{name}"
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise BadInputError(f"{path}: damaged zip file ({shorten(exc)})") from None
+    for candidate in (path / filename, *sorted(path.glob(f"*/{filename}"))):
+        if candidate.is_file():
+            with candidate.open("rb") as fh:
+                return fh.read(size), str(candidate)
+    raise BadInputError(f"{path}: no {filename} in this folder")
+
+
 def read_member(path: str | Path, filename: str) -> tuple[bytes, str]:
     """Bytes of `filename` from a zip or folder (also one folder level down)."""
     path = Path(path)
