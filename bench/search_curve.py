@@ -107,6 +107,13 @@ def _collect_kind(kind: str, ids, inputs, model_path: str, cap: int, out, nodes:
             print(f"[{kind}] {i + 1}/{len(views)} load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
 
 
+def _fast_rows(model: str | None):
+    from cleann.models.default import default_sentiment_dir
+    from cleann.pipeline.batch import get_backend
+
+    return get_backend("imdb", model or str(default_sentiment_dir())).fast_rows
+
+
 def collect(args) -> None:
     from explainer_cost import _rec_inputs, _text_inputs
 
@@ -122,7 +129,12 @@ def collect(args) -> None:
             ids, hists = _rec_inputs(args.users)
             _collect_kind("rec", ids, hists, args.rec_model or str(default_bert4rec_dir()), args.cap, out,
                           args.rec_nodes)
-        meta = {"meta": True, "argv": sys.argv[1:], "load_start": load_start, "load_end": os.getloadavg(),
+        fast = _fast_rows(args.model)
+        spreads = np.asarray(list(fast.spreads)) if fast is not None else np.zeros(0)
+        meta = {"meta": True, "fast": type(fast.model).__name__ if fast else None,
+                "spread": {"rows": int(len(spreads)), "max": float(spreads.max()) if len(spreads) else None,
+                           "q": {str(q): float(np.quantile(spreads, q)) for q in (0.5, 0.9, 0.99, 0.999)}
+                           if len(spreads) else {}, "margin": float(fast.margin) if fast else None}, "argv": sys.argv[1:], "load_start": load_start, "load_end": os.getloadavg(),
                 "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"}
         out.write(json.dumps(meta) + "\n")
     print(f"wrote {LOG}")
@@ -158,22 +170,28 @@ def baselines(args) -> None:
 # --- replaying stop rules on the log
 
 
-def replay(rec: dict, *, budget: int | None = None, lead: float | None = None,
-           size_budget: dict[int, int] | None = None, chunk: int = 16) -> tuple[bool, int]:
+def replay(rec: dict, *, budget: int | None = None, lead: float | None = None, ratio: float | None = None,
+           size_budget: dict[int, int] | None = None, chunk: int = 16, from_size: int = 3) -> tuple[bool, int]:
     """(found, rows) of one logged sample under a stop rule, exactly as the search applies it.
 
-    ``budget``: rows per sample; ``size_budget``: rows per size; ``lead``: before each size
-    k+1, stop when the smallest lead over every row of sizes <= k exceeds it.
-    Rows within a size run in chunks of ``chunk`` (a found sample ends with its chunk).
+    ``budget``: rows per sample; ``size_budget``: rows per size; before each size k >=
+    ``from_size``: ``lead`` stops when the smallest lead over every earlier row exceeds it,
+    ``ratio`` when it exceeds ``ratio`` x the unmodified input's lead (the default rule,
+    ``cleann.causal.multihead.first_hit``). Rows within a size run in chunks of ``chunk``
+    (a found sample ends with its chunk).
     """
     rows = rec["rows"]
     sizes = np.array([r[0] for r in rows], dtype=np.int64)
     leads = np.array([r[1] for r in rows], dtype=np.float64)
     verdict = np.array([r[2] for r in rows], dtype=np.int64)
+    p = rec.get("prob")
+    original = float(np.log(p / max(1 - p, 1e-300))) if p is not None and p < 1 else np.inf
     used, min_lead = 0, np.inf
     for k in (1, 2, 3):
         idx = np.flatnonzero(sizes == k)
-        if k > 1 and lead is not None and min_lead > lead:
+        if k >= from_size and lead is not None and min_lead > lead:
+            return False, used
+        if k >= from_size and ratio is not None and min_lead > ratio * original:
             return False, used
         cap = len(idx)
         if size_budget and k in size_budget:
@@ -237,9 +255,13 @@ def analyse(args) -> None:
             lines.append(f"| {key} | {len(by[key])} | {np.mean(by[key]):.0f} |")
         fam = {
             "row budget": [dict(budget=b) for b in (25, 50, 100, 150, 200, 300, 400, 600, 800, 1000, 1500, 2000)],
-            "lead stop": [dict(lead=x, budget=2000) for x in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)],
-            "lead stop + size-3 budget": [dict(lead=x, size_budget={3: s}, budget=2000)
-                                          for x in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0) for s in (150, 300, 600)],
+            "lead stop before size 3 (absolute)": [dict(lead=x, budget=2000) for x in (0.5, 1, 1.5, 2, 3, 4, 6)],
+            "lead stop before size 2 and 3 (absolute)": [dict(lead=x, budget=2000, from_size=2)
+                                                         for x in (1, 2, 3, 4, 5, 6)],
+            "ratio stop before size 3 (the default rule)": [dict(ratio=x, budget=2000)
+                                                            for x in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)],
+            "ratio stop + size-3 row budget": [dict(ratio=x, size_budget={3: b}, budget=2000)
+                                               for x in (0.3, 0.4, 0.5, 0.6) for b in (200, 400, 800)],
         }
         curves[kind] = {}
         lines += ["", "| rule | found (choice set) | rows (choice set) | found (held out) | rows (held out) |",
@@ -285,6 +307,8 @@ def _rule_text(rule: dict) -> str:
     parts = []
     if "lead" in rule:
         parts.append(f"lead > {rule['lead']:g}")
+    if "ratio" in rule:
+        parts.append(f"lead > {rule['ratio']:g} x original")
     if "size_budget" in rule:
         parts.append(", ".join(f"size {k} <= {v}" for k, v in rule["size_budget"].items()))
     if "budget" in rule:
@@ -305,7 +329,7 @@ def _plot(curves, points, path: Path) -> None:
         for name, pts in curves[kind].items():
             if name.startswith("_"):
                 continue
-            if name == "lead stop + size-3 budget":
+            if name == "ratio stop + size-3 row budget":
                 xs, ys = zip(*[(r, f) for r, f, _ in pts])
                 ax.scatter(xs, ys, s=12, alpha=0.6, label=f"CLEANN first hit: {name}")
                 continue

@@ -40,6 +40,7 @@ from cleann.errors import BadInputError
 
 SEARCHES = ("head", "sample", "first")
 FIRST_HIT_CHUNK = 16  # rows per tester call in ``first`` mode (measured: docs/engine.md)
+STOP_FROM_SIZE = 3  # the stop rule is asked before this size and every larger one
 TOP_ATTENDED = 10  # most-attended positions kept per head (attention itself is not stored)
 
 ModelTester = Callable[[list[tuple[int, ...]]], Sequence[bool]]
@@ -56,10 +57,11 @@ class ModelRowBudgetExceeded(Exception):
 class SearchStopped(Exception):
     """The first-hit search's stop rule ended the sample before its size limit."""
 
-    def __init__(self, size: int, closest: float, stop_lead: float):
-        super().__init__(f"stopped before size {size}: every removal of up to {size - 1} nodes left the output "
-                         f"ahead by {closest:.2f} logits or more (stop rule: > {stop_lead:g})")
-        self.size, self.closest, self.stop_lead = size, closest, stop_lead
+    def __init__(self, size: int, closest: float, original: float, ratio: float):
+        super().__init__(f"stopped before size {size}: no removal of up to {size - 1} nodes brought the output's "
+                         f"lead below {closest:.2f} logits, {closest / original:.0%} of its original {original:.2f} "
+                         f"(stop rule: > {ratio:g} of it)")
+        self.size, self.closest, self.original, self.ratio = size, closest, original, ratio
 
 
 class Verdicts:
@@ -77,6 +79,8 @@ class Verdicts:
         self.max_rows = max_rows
         self.cache: dict[tuple[int, ...], bool] = {}
         self.leads: dict[tuple[int, ...], float] = {}
+        lead = getattr(tester, "original_lead", None)
+        self.original_lead = None if lead is None else float(lead)  # the unmodified input's lead
         self.rows = 0  # distinct position sets run through the model
         self.calls = 0  # tester calls (one per chunk / size batch)
         self.seconds = 0.0
@@ -201,7 +205,7 @@ def learn_heads(heads: Sequence[tuple[int, np.ndarray, object]], *, num_samples:
 
 def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: int | None = None,
               chunk_rows: int = FIRST_HIT_CHUNK, calls: list[int] | None = None,
-              stop_lead: float | None = None) -> tuple[int, Subset, int] | None:
+              stop_ratio: float | None = None) -> tuple[int, Subset, int] | None:
     """The first accepted set in the key order ``(size, dist_sum, head, index)``, as
     ``(head index, node set, dist_sum)``, or None when no set of the allowed sizes is accepted.
 
@@ -209,12 +213,14 @@ def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: i
     ``ModelRowBudgetExceeded`` when the next chunk does not fit the budget; what is left of
     the budget is used first, so a hit within the budget is still found.
 
-    ``stop_lead`` (the stop rule): before searching size k + 1 >= 2, give up (raise
-    :class:`SearchStopped`) when every row run so far left the original output ahead by
-    more than ``stop_lead`` (the tester's ``leads``; testers without leads never stop). A
-    sample whose smaller removals never came near the boundary rarely flips with one more
-    node, and the next size costs the most rows (docs/engine.md, "Default search limits").
-    The rule only ends searches early: every set it lets the search find is the same rank 0.
+    ``stop_ratio`` (the stop rule): before searching a size k >= ``STOP_FROM_SIZE`` (3),
+    give up (raise :class:`SearchStopped`) when no row run so far brought the original
+    output's lead (its logit minus the best other's, the tester's ``leads``) below
+    ``stop_ratio`` times its lead on the unmodified input (``tester.original_lead``).
+    Why: a sample whose removals of 1 and 2 nodes barely moved the decision rarely flips
+    with a third, and size 3 is where the rows go (bench/search_curve.py; docs/engine.md,
+    "Default search limits"). Testers without leads are never stopped. The rule only ends
+    searches early: every set it lets the search find is the same rank 0.
     """
     if max_set_size is not None and max_set_size < 0:
         raise BadInputError(f"max_set_size must be >= 0 or None, got {max_set_size}")
@@ -237,10 +243,11 @@ def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: i
             head_sets.append((h, sets))
         if not keys:
             return None
-        if stop_lead is not None and k > 1 and verdicts.leads:
+        original = verdicts.original_lead
+        if stop_ratio is not None and k >= STOP_FROM_SIZE and verdicts.leads and original and original > 0:
             closest = min(verdicts.leads.values())
-            if closest > stop_lead:
-                raise SearchStopped(k, closest, stop_lead)
+            if closest > stop_ratio * original:
+                raise SearchStopped(k, closest, original, stop_ratio)
         key = np.concatenate(keys)
         order = np.lexsort((key[:, 2], key[:, 1], key[:, 0]))  # dist sum, then head, then own order
         offsets = np.cumsum([0] + [len(s) for _, s in head_sets])
@@ -284,9 +291,9 @@ def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: i
 
 def search_heads(heads: Sequence[HeadGraph], verdicts: Verdicts, *, search: str = "first",
                  max_set_size: int | None = None, chunk_rows: int = FIRST_HIT_CHUNK,
-                 stop_lead: float | None = None) -> SampleSearch:
+                 stop_ratio: float | None = None) -> SampleSearch:
     """Search the learned heads of one sample in mode ``search`` (see the module doc);
-    ``stop_lead`` is the first-hit search's stop rule (:func:`first_hit`)."""
+    ``stop_ratio`` is the first-hit search's stop rule (:func:`first_hit`)."""
     if search not in SEARCHES:
         raise BadInputError(f"search {search!r}: use one of {', '.join(SEARCHES)}")
     t0 = time.perf_counter()
@@ -309,7 +316,7 @@ def search_heads(heads: Sequence[HeadGraph], verdicts: Verdicts, *, search: str 
                 results[h], calls[h] = found.results, found.tester_calls
         else:
             hit = first_hit(heads, verdicts, max_set_size=max_set_size, chunk_rows=chunk_rows, calls=calls,
-                            stop_lead=stop_lead)
+                            stop_ratio=stop_ratio)
             if hit is not None:
                 results[hit[0]] = [(hit[1], hit[2])]
     except (ModelRowBudgetExceeded, SearchStopped) as exc:

@@ -50,7 +50,7 @@ class Cleann(Explainer):
                  alpha: float = 0.01, legacy_negative_pcorr: bool = False, max_set_size: int | None = None,
                  unbounded: bool = False, max_range: int | None = None, max_cond_size: int | None = None,
                  search: str = "first", max_model_rows: int | None = DEFAULT_MAX_MODEL_ROWS,
-                 chunk_rows: int = FIRST_HIT_CHUNK, stop_lead: float | None = None) -> None:
+                 chunk_rows: int = FIRST_HIT_CHUNK, stop_ratio: float | None = None) -> None:
         from cleann.pipeline.params import parse_heads, parse_nodes
 
         if search not in SEARCHES:
@@ -67,9 +67,9 @@ class Cleann(Explainer):
         self.max_set_size, self.unbounded = max_set_size, bool(unbounded)
         self.max_range, self.max_cond_size = max_range, max_cond_size
         self.search, self.max_model_rows, self.chunk_rows = search, max_model_rows, int(chunk_rows)
-        if stop_lead is not None and not stop_lead == stop_lead:  # NaN
-            raise ValueError("stop_lead must be a number or None")
-        self.stop_lead = stop_lead
+        if stop_ratio is not None and not 0.0 <= stop_ratio:  # NaN fails too
+            raise ValueError(f"stop_ratio {stop_ratio} must be a number >= 0 or None")
+        self.stop_ratio = stop_ratio
 
     @classmethod
     def from_params(cls, params: Any, num_samples: int, **options: Any) -> Cleann:
@@ -78,7 +78,7 @@ class Cleann(Explainer):
                    alpha=params.alpha, legacy_negative_pcorr=params.legacy_negative_pcorr,
                    max_set_size=params.max_set_size, unbounded=params.max_set_size is None,
                    max_range=params.max_range, max_cond_size=params.max_cond_size, search=params.search,
-                   max_model_rows=params.max_model_rows, stop_lead=params.stop_lead, **options)
+                   max_model_rows=params.max_model_rows, stop_ratio=params.stop_ratio, **options)
 
     def set_limit(self, kind: str) -> int | None:
         """The largest set size searched for a sample of ``kind``."""
@@ -99,7 +99,7 @@ class Cleann(Explainer):
                               max_range=self.max_range)
         verdicts = Verdicts(sample.tester, self.max_model_rows)
         found = search_heads(learned, verdicts, search=self.search, max_set_size=self.set_limit(sample.kind),
-                             chunk_rows=self.chunk_rows, stop_lead=self.stop_lead)
+                             chunk_rows=self.chunk_rows, stop_ratio=self.stop_ratio)
         outcomes: list[HeadOutcome] = head_outcomes(found, view.target,
                                                     lambda pos: accepted_detail(sample.tester, pos))
         sets = tuple(dict.fromkeys(positions for *_, positions in found.ranked()))

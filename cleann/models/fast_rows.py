@@ -25,9 +25,13 @@ run time: that is not thread-safe (a thread running ``infer`` would get no atten
 from __future__ import annotations
 
 import copy
+from collections import deque
+import os
 import threading
+import warnings
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 RECHECK_FLOOR = 0.05  # logits; the smallest margin ever used
@@ -53,6 +57,57 @@ class Bf16Twin(torch.nn.Module):
         return SimpleNamespace(logits=logits.float())
 
 
+class OpenVinoTwin:
+    """The classifier compiled by OpenVINO for the CPU, bf16 inference precision where the
+    CPU has native bf16; returns float32 logits like :class:`Bf16Twin`.
+
+    Why: on CPUs with AMX/AVX512-BF16 OpenVINO's fused kernels run a MiniLM row several
+    times faster than PyTorch's bf16 autocast at the 16-64-row batches the search sends
+    (bench/forward_backends.py, docs/engine.md). Dynamic batch and length: one compiled
+    model for every row shape. One inference request per thread (requests are not
+    thread-safe; the threads runner shares the back-end).
+    """
+
+    def __init__(self, model: torch.nn.Module, threads: int | None = None, precision: str = "bf16") -> None:
+        import openvino as ov
+
+        names = ["input_ids", "attention_mask"] + (["token_type_ids"] if _takes_token_types(model) else [])
+        example = {n: torch.ones((2, 8), dtype=torch.int64) for n in names}
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes on shape checks that hold for every row we send
+            converted = ov.convert_model(model.eval(), example_input=example,
+                                         input=[(n, ov.PartialShape([-1, -1]), ov.Type.i64) for n in names])
+        config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        self.compiled = ov.Core().compile_model(converted, "CPU", config)
+        self.names = names
+        self.precision = precision
+        self._local = threading.local()
+
+    def __call__(self, **inputs) -> SimpleNamespace:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        feed = {n: inputs[n].cpu().numpy() for n in self.names if n in inputs}
+        out = request.infer(feed)
+        return SimpleNamespace(logits=torch.from_numpy(np.array(next(iter(out.values())), dtype=np.float32)))
+
+
+def _takes_token_types(model: torch.nn.Module) -> bool:
+    import inspect
+
+    return "token_type_ids" in inspect.signature(model.forward).parameters
+
+
+def openvino_available() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def cpu_has_bf16() -> bool:
     """Native bf16 matmuls (oneDNN AVX512-BF16/AMX); without them bf16 is slower than float32."""
     try:
@@ -61,12 +116,24 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def bf16_twin(model: torch.nn.Module) -> torch.nn.Module | None:
-    """The bf16 copy for CPU rows; None on a GPU or a CPU without native bf16."""
+def bf16_twin(model: torch.nn.Module, backend: str = "auto") -> object | None:
+    """The fast copy for CPU rows, or None on a GPU or a CPU without native bf16.
+
+    ``backend``: ``openvino`` (OpenVINO, bf16 precision), ``torch`` (bf16 autocast copy) or
+    ``auto`` (OpenVINO when installed and it compiles, else torch; the environment
+    variable ``CLEANN_FAST_ROWS=torch|openvino|off`` overrides it).
+    """
     from cleann.models.device import model_device
 
-    if model_device(model).type != "cpu" or not cpu_has_bf16():
+    backend = os.environ.get("CLEANN_FAST_ROWS", backend)
+    if backend == "off" or model_device(model).type != "cpu" or not cpu_has_bf16():
         return None
+    if backend in ("auto", "openvino") and openvino_available():
+        try:
+            return OpenVinoTwin(model, threads=torch.get_num_threads())
+        except Exception:  # noqa: BLE001 - an architecture OpenVINO cannot convert: the torch copy
+            if backend == "openvino":
+                raise
     return Bf16Twin(model)
 
 
@@ -97,6 +164,7 @@ class FastRows:
         self.calibration_rows = int(calibration_rows)
         self.seen = 0          # rows compared in both precisions
         self.max_spread = 0.0  # largest lead change seen
+        self.spreads: deque[float] = deque(maxlen=100_000)  # per re-checked row, for measuring the margin
         self._lock = threading.Lock()
 
     @property
@@ -115,6 +183,9 @@ class FastRows:
         with self._lock:
             self.max_spread = max(self.max_spread, spread(fast, exact))
             self.seen += int(fast.shape[0])
+            if fast.numel():
+                delta = fast.float() - exact.float()
+                self.spreads.extend((delta.max(dim=1).values - delta.min(dim=1).values).tolist())
 
     def needs_recheck(self, logits: torch.Tensor, original_pred: int) -> torch.Tensor:
         """bool [n]: the fast lead is within the margin, or the class changed."""

@@ -222,6 +222,11 @@ class SentimentTester:
         # it does not depend on which rows this process happened to re-check.
         self.leads: dict[tuple[int, ...], float] = {}
         self.recheck_seconds = 0.0  # wall clock of the float32 re-checks
+        probs = np.asarray(inference.probs, dtype=np.float64)
+        others = np.delete(probs, inference.pred)
+        # The unmodified input's lead (log-probability ratio = logit difference), the stop rule's scale.
+        self.original_lead = float(np.log(max(probs[inference.pred], 1e-300)) - np.log(max(others.max(), 1e-300))) \
+            if len(others) else None
 
     def _inputs(self, cands: Sequence[tuple[int, ...]]) -> dict[str, torch.Tensor]:
         ids = self.inference.token_ids

@@ -160,10 +160,10 @@ class ExplainParams:
                          choices=SEARCHES, hash_omit_if="head")
     max_model_rows: int | None = option(2000, "model rows per sample before it is stored as status 'budget'",
                                         ge=1, hash_omit_if=None)
-    stop_lead: float | None = option(None, "first-hit stop rule: before each larger size, stop (status 'budget') "
-                                           "when no removal so far brought the output within this many logits "
-                                           "of changing (why this value: docs/engine.md)", ge=0.0,
-                                     hash_omit_if=None)
+    stop_ratio: float | None = option(0.4, "first-hit stop rule (text): before size 3, stop (status 'budget') "
+                                           "when no removal so far brought the prediction's lead below this "
+                                           "fraction of its original lead (why 0.4: docs/engine.md)", ge=0.0,
+                                      hash_omit_if=None, text_only=None)
 
     def __post_init__(self) -> None:
         if not isinstance(self.heads, str):
@@ -174,6 +174,8 @@ class ExplainParams:
             for f in fields(self):
                 if option_of(f).text_only is not _UNSET:
                     object.__setattr__(self, f.name, option_of(f).text_only)
+        if self.search != "first":  # the stop rule belongs to the first-hit search: elsewhere it changes nothing
+            object.__setattr__(self, "stop_ratio", None)
         check_fields(self)
 
     def to_json(self) -> str:

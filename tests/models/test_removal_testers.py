@@ -257,3 +257,25 @@ def test_until_hit_skips_the_rechecks_after_a_confirmed_hit(lexicon):
     got = lazy(ALL_SETS, until_hit=True)
     assert got[: first + 1] == expected[: first + 1] and all(g is None for g in got[first + 1:])
     assert lazy.rechecked == first + 1
+
+
+@pytest.mark.parametrize("fixture", ["lexicon", "random"])
+def test_openvino_twin_gives_float32_verdicts(request, fixture):
+    """The OpenVINO copy (bf16 where the CPU has it) behind the calibrated re-check: every
+    verdict and outcome equals the float32 tester's, on a hand-built and a random model."""
+    from cleann.models.fast_rows import FastRows, OpenVinoTwin
+    from cleann.models.sentiment import load_classifier
+
+    if fixture == "lexicon":
+        model, tok = request.getfixturevalue("lexicon")
+    else:
+        model, tok = load_classifier(request.getfixturevalue("random_dir"))
+    inf = infer(model, tok, [TEXT])[0]
+    ref, expected = _exact(model, tok, inf)
+    twin = OpenVinoTwin(model, threads=1)
+    raw = twin(**SentimentTester(model, tok, inf)._inputs(ALL_SETS)).logits
+    exact = SentimentTester(model, tok, inf)._logits(model, ALL_SETS)
+    assert raw.shape == exact.shape and float((raw - exact).abs().max()) < 0.5  # a real copy of the model
+    tester = SentimentTester(model, tok, inf, fast=FastRows(twin, calibration_rows=8))
+    assert list(tester(ALL_SETS)) == expected
+    assert _same_outcomes(tester.accepted, ref.accepted)
