@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS runs (
     code_version  VARCHAR,
     started_at    TIMESTAMP,
     finished_at   TIMESTAMP,
-    status        VARCHAR,              -- running | completed | failed | partial
+    status        VARCHAR,              -- running | completed | failed | partial | interrupted (see 105)
     error         VARCHAR
 );
 

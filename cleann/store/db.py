@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -64,6 +64,7 @@ def connect(
     path: str | Path | None = None,
     read_only: bool = False,
     allowed_directories: Sequence[str | Path] = (),
+    settings: Mapping[str, object] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the database (default `default_db_path()`); bring the schema up to date
     unless read-only. A read-only open of a missing file is a user error, not a new file,
@@ -71,7 +72,9 @@ def connect(
     (read-only only) are folders the sandbox still lets it read and write, for exports.
     Any open refuses (``BadInputError``, nothing written) a file that is not a cleann
     database or holds a table cleann would clash with (``check_cleann_database``); a
-    writable open also refuses a database from a newer schema."""
+    writable open also refuses a database from a newer schema. ``settings`` are further
+    DuckDB options of a read-only connection (`cleann sql --memory-limit`), applied at
+    start-up, before the sandbox locks the configuration."""
     path = Path(path) if path is not None else default_db_path()
     if read_only and not path.is_file():
         raise BadInputError(f"{path}: no database here (run `cleann ingest` or `cleann demo`)")
@@ -83,7 +86,7 @@ def connect(
         if read_only and allowed_directories:
             con = _sandbox_with_directories(path, allowed_directories)
         elif read_only:
-            con = duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+            con = duckdb.connect(str(path), read_only=True, config={**(settings or {}), **SANDBOX_CONFIG})
         else:
             con = duckdb.connect(str(path))
     except (duckdb.IOException, duckdb.ConnectionException, duckdb.SerializationException) as exc:
@@ -107,19 +110,36 @@ _RUN_CORPUS_LABEL = "'^([^:]+):(.+):([^:]+)$'"
 
 
 def _run_corpus_view(con: duckdb.DuckDBPyConnection) -> None:
-    """Give a read-only connection migration 104's typed corpus columns when the database
-    was last written before it (read-only cannot migrate): a temporary view ``runs`` over
-    the stored table adds them, parsed as 104 backfills them, so readers work unchanged."""
+    """The ``runs`` a read-only connection sees, as a temporary view over the stored table
+    where needed: migration 104's typed corpus columns when the database was last written
+    before it (read-only cannot migrate; parsed as 104 backfills them), and ``status``
+    ``abandoned`` for a ``running`` run whose owner process is gone (migration 105,
+    ``cleann.store.owner``), so every reader (`cleann query runs`, `cleann sql`, reports)
+    tells a dead run from a live one."""
+    from cleann.store.owner import ABANDONED, abandoned_run_ids
+
     database = con.execute("SELECT current_database()").fetchall()[0][0]
     columns = {r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' "
         "AND table_name = 'runs'", [database]).fetchall()}
-    if not columns or "corpus_name" in columns:
+    if not columns:
         return
-    parsed = ", ".join(f"nullif(regexp_extract(corpus, {_RUN_CORPUS_LABEL}, {i}), '') AS {name}"
-                       for i, name in enumerate(("corpus_kind", "corpus_name", "corpus_split"), 1))
     quoted = '"' + database.replace('"', '""') + '"'
-    con.execute(f"CREATE TEMP VIEW runs AS SELECT *, {parsed} FROM {quoted}.main.runs")
+    dead: list[str] = []
+    if {"owner_host", "owner_pid", "owner_start"} <= columns:
+        dead = abandoned_run_ids(con.execute(
+            f"SELECT run_id, owner_host, owner_pid, owner_start FROM {quoted}.main.runs "
+            "WHERE status = 'running' AND owner_host IS NOT NULL").fetchall())
+    if "corpus_name" in columns and not dead:
+        return
+    select = "*"
+    if dead:
+        ids = ", ".join("'" + str(r).replace("'", "''") + "'" for r in dead)
+        select = f"* REPLACE (CASE WHEN run_id IN ({ids}) THEN '{ABANDONED}' ELSE status END AS status)"
+    if "corpus_name" not in columns:
+        select += ", " + ", ".join(f"nullif(regexp_extract(corpus, {_RUN_CORPUS_LABEL}, {i}), '') AS {name}"
+                                   for i, name in enumerate(("corpus_kind", "corpus_name", "corpus_split"), 1))
+    con.execute(f"CREATE TEMP VIEW runs AS SELECT {select} FROM {quoted}.main.runs")
 
 
 def _sandbox_with_directories(path: Path, directories: Sequence[str | Path]) -> duckdb.DuckDBPyConnection:

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from cleann.config import default_db_path
 from cleann.errors import BadInputError, CleannError
 from cleann.store.db import connect, insert_frame
+from cleann.store.owner import Owner
 
 if TYPE_CHECKING:
     from cleann.pipeline.params import ExplainParams
@@ -55,15 +56,16 @@ def open_db(
     read_only: bool = False,
     wait_s: float = 30.0,
     allowed_directories: Sequence[str | Path] = (),
+    settings: Mapping[str, object] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open via ``connect``, retrying on lock conflicts for ``wait_s``.
     Read-only connections are sandboxed; ``allowed_directories`` are the folders they may
-    still write (exports)."""
+    still write (exports); ``settings`` further DuckDB options of a read-only connection."""
     deadline = time.monotonic() + wait_s
     delay = 0.05
     while True:
         try:
-            con = connect(path, read_only=read_only, allowed_directories=allowed_directories)
+            con = connect(path, read_only=read_only, allowed_directories=allowed_directories, settings=settings)
             break
         except (duckdb.IOException, duckdb.ConnectionException, BadInputError) as exc:
             if not _is_lock_error(exc) or time.monotonic() >= deadline:
@@ -87,7 +89,10 @@ def open_db(
 # path + sha256, code version, and status: ``running``; ``completed`` (every selected sample
 # ok, at least one sample); ``partial`` (some samples failed or batches were not processed:
 # ``error`` says which; `cleann retry` / a re-run finishes them); ``failed`` (the start or
-# flow failed or crashed, or no sample was produced: ``error`` says why).
+# flow failed or crashed, or no sample was produced: ``error`` says why); ``interrupted``
+# (Ctrl-C stopped the command; the same command resumes it). Each start records its owner
+# process (migration 105, ``cleann.store.owner``): readers show a ``running`` run whose
+# owner is gone as ``abandoned``; a re-run takes the run over.
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -101,15 +106,18 @@ def register_run(
     model_sha: str,
     flow_run_id: str | None = None,
 ) -> bool:
-    """Insert the run (status running) or mark an existing one running again; True if new."""
+    """Insert the run (status running) or mark an existing one running again, owned by this
+    process (a run left by a process that is gone is taken over); True if new."""
     from cleann.pipeline.params import code_version
 
+    owner = Owner.current()
     exists = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]
     if exists:
         con.execute(
             "UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, code_version = ?, "
-            "flow_run_id = coalesce(?, flow_run_id) WHERE run_id = ?",
-            [code_version(), flow_run_id, run_id],
+            "flow_run_id = coalesce(?, flow_run_id), owner_host = ?, owner_pid = ?, owner_start = ? "
+            "WHERE run_id = ?",
+            [code_version(), flow_run_id, owner.host, owner.pid, owner.start, run_id],
         )
         return False
     row = pd.DataFrame([{
@@ -120,6 +128,7 @@ def register_run(
         "corpus_kind": params.corpus_kind, "corpus_name": params.corpus_name, "corpus_split": params.split,
         "model": str(model_path), "model_sha256": model_sha, "params": params.to_json(),
         "code_version": code_version(), "started_at": _now(), "finished_at": None, "status": "running",
+        "owner_host": owner.host, "owner_pid": owner.pid, "owner_start": owner.start,
     }])
     insert_frame(con, "runs", row)
     return True
@@ -182,27 +191,50 @@ def mark_run_failed(
         return _mark_failed(con, run_id, reason)
 
 
-def _mark_failed(con: duckdb.DuckDBPyConnection, run_id: str, reason: object) -> bool:
+def _mark_failed(con: duckdb.DuckDBPyConnection, run_id: str, reason: object, status: str = "failed") -> bool:
     rows = con.execute(
-        "UPDATE runs SET status = 'failed', finished_at = ?, error = ? "
+        "UPDATE runs SET status = ?, finished_at = ?, error = ? "
         "WHERE run_id = ? AND status = 'running' RETURNING run_id",
-        [_now(), _short_reason(reason), run_id],
+        [status, _now(), _short_reason(reason), run_id],
     ).fetchall()
     return bool(rows)
 
 
+INTERRUPTED = "interrupted"
+INTERRUPTED_REASON = "interrupted (Ctrl-C); run the same command again to resume"
+
+
+def mark_owned_runs_interrupted(db: str | Path | None, wait_s: float = 1.0,
+                                reason: str = INTERRUPTED_REASON) -> list[str]:
+    """Mark every run of ``db`` that this process owns and that is still ``running`` as
+    ``interrupted``; returns their ids. Called by the CLI when Ctrl-C stops a job: a run
+    another process took over meanwhile is left alone. Waits at most ``wait_s`` for the
+    file (a reader may hold it); the run is then shown as ``abandoned`` instead."""
+    owner = Owner.current()
+    with open_db(db, wait_s=wait_s) as con:
+        rows = con.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE status = 'running' "
+            "AND owner_host = ? AND owner_pid = ? AND owner_start IS NOT DISTINCT FROM ? RETURNING run_id",
+            [INTERRUPTED, _now(), _short_reason(reason), owner.host, owner.pid, owner.start]).fetchall()
+    return sorted(r[0] for r in rows)
+
+
 @contextmanager
 def failure_marks_run(db: str | Path | None, run_id: str) -> Iterator[None]:
-    """Run a block that works on a registered run; if it raises (or is interrupted), mark
-    the run failed with the error and re-raise, so no run stays ``running`` because its
-    start or a step failed. Marking is best effort: its own error never hides the
-    original one."""
+    """Run a block that works on a registered run; if it raises, mark the run failed with
+    the error (``interrupted`` for KeyboardInterrupt) and re-raise, so no run stays
+    ``running`` because its start or a step failed. Marking is best effort: its own
+    error never hides the original one."""
     try:
         yield
     except BaseException as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        interrupted = isinstance(exc, KeyboardInterrupt)
         try:
-            mark_run_failed(db, run_id, reason)
+            if interrupted:
+                with open_db(db) as con:
+                    _mark_failed(con, run_id, INTERRUPTED_REASON, status=INTERRUPTED)
+            else:
+                mark_run_failed(db, run_id, f"{type(exc).__name__}: {exc}")
         except Exception:  # noqa: BLE001 - the original error matters more
             pass
         raise
