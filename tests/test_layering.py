@@ -93,11 +93,6 @@ print(json.dumps(out))
 
 # --- import circles ----------------------------------------------------------------------
 
-# Circles that another part of issue 20 is removing (store/runs.py imports pipeline/params.py
-# inside a function and under TYPE_CHECKING, params.py imports store/runs.py inside one).
-# Each entry must still be a circle (the test fails once it is gone, so the entry goes too).
-KNOWN_CYCLES = [{"cleann.pipeline.params", "cleann.store.runs"}]
-
 
 def _module_files(package_dirs: dict[str, Path]) -> dict[str, Path]:
     """Dotted name -> file for every module under the given package folders."""
@@ -195,10 +190,7 @@ def test_no_import_cycles():
     assert len(graph) > 50 and "cleann.causal.icd" in graph and "cleann.flows.explain" in graph
     assert "cleann.causal.icd_compiled" in graph["cleann.causal.icd"]  # a function-level import is seen
     cycles = import_cycles(graph)
-    new = [g for g in cycles if g not in KNOWN_CYCLES]
-    assert new == [], "import circles:\n" + "\n".join(_describe(graph, g) for g in new)
-    gone = [sorted(g) for g in KNOWN_CYCLES if g not in cycles]
-    assert gone == [], f"no longer a circle, remove it from KNOWN_CYCLES: {gone}"
+    assert cycles == [], "import circles:\n" + "\n".join(_describe(graph, g) for g in cycles)
 
 
 def test_the_cycle_finder_sees_every_kind_of_import(tmp_path):
