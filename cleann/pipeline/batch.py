@@ -77,7 +77,7 @@ class SampleView:
 class TextBackend:
     kind = "imdb"
 
-    def __init__(self, model_path: str, device: str = "cpu", fast_rows: bool = True):
+    def __init__(self, model_path: str, device: str = "cpu", fast_rows: bool = True, streams: int = 1):
         from cleann.models.device import resolve_device
         from cleann.models.sentiment import load_classifier
 
@@ -85,6 +85,7 @@ class TextBackend:
         self.model, self.tokenizer = load_classifier(model_path)
         self.model.to(self.device)
         self._fast_rows = fast_rows
+        self._streams = max(1, int(streams))  # batches running at once on this back-end (threads runner)
         self._fast: Any = None
 
     @property
@@ -94,7 +95,7 @@ class TextBackend:
             if self._fast is None:
                 from cleann.models.fast_rows import FastRows, bf16_twin
 
-                twin = bf16_twin(self.model) if self._fast_rows else None
+                twin = bf16_twin(self.model, streams=self._streams) if self._fast_rows else None
                 self._fast = FastRows(twin) if twin is not None else False
         return self._fast or None
 
@@ -159,16 +160,19 @@ class RecBackend:
         return RecTester(self.rec, view.raw)
 
 
-def get_backend(kind: str, model_path: str, device: str = "cpu") -> TextBackend | RecBackend:
-    """The cached back-end for (kind, model path, device) in this process."""
+def get_backend(kind: str, model_path: str, device: str = "cpu", streams: int = 1) -> TextBackend | RecBackend:
+    """The cached back-end for (kind, model path, device) in this process; ``streams``:
+    how many batches use it at once (the text back-end's fast rows run that many in parallel)."""
     from cleann.models.device import resolve_device
 
     resolved = str(resolve_device(device))
-    key = (kind, str(model_path), resolved)
+    key = (kind, str(model_path), resolved, int(streams))
     with _LOCK:
         if key not in _CACHE:
-            cls = TextBackend if kind == "imdb" else RecBackend
-            _CACHE[key] = cls(str(model_path), device=resolved)
+            if kind == "imdb":
+                _CACHE[key] = TextBackend(str(model_path), device=resolved, streams=streams)
+            else:
+                _CACHE[key] = RecBackend(str(model_path), device=resolved)
         return _CACHE[key]
 
 
@@ -233,13 +237,14 @@ def process_batch(
     backend: Any | None = None,
     store_attention: bool = False,
     device: str = "cpu",
+    streams: int = 1,
 ) -> str:
     """Run one staged input batch end to end; returns the staged manifest path.
 
     ``explainer``: a CLEANN explainer to use instead of the one ``params`` describe (tests).
     """
     frame = staging.read_input(batch_id)
-    backend = backend or get_backend(params.corpus_kind, model_path, device)
+    backend = backend or get_backend(params.corpus_kind, model_path, device, streams)
     num_samples = params.num_samples or backend.hidden_size
     explainer = explainer if isinstance(explainer, Explainer) else Cleann.from_params(params, num_samples)
     column = "text" if params.corpus_kind == "imdb" else "history"

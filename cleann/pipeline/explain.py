@@ -303,7 +303,8 @@ def plan_run(
         batch_ids.append(batch_id)
     return JobPlan("explain", run_id, db_path, root, str(model_path), params.to_json(), tuple(batch_ids),
                    len(pending), recovered, options={"store_attention": exec_params.store_attention,
-                                                    "device": exec_params.device})
+                                                    "device": exec_params.device,
+                                                    "streams": concurrent_batches(exec_params)})
 
 
 # --- work: one staged batch (cleann.pipeline.batch) -----------------------------------
@@ -314,7 +315,17 @@ def work(plan: JobPlan, batch_id: str, explainer: Callable | None = None) -> str
 
     return process_batch(plan.staging, batch_id, plan.params, plan.model_path, explainer=explainer,
                          store_attention=bool(plan.options.get("store_attention")),
-                         device=str(plan.options.get("device", "cpu")))
+                         device=str(plan.options.get("device", "cpu")), streams=int(plan.options.get("streams", 1)))
+
+
+def concurrent_batches(exec_params: ExecParams) -> int:
+    """How many batches one worker process runs at once: the threads runner's worker count
+    (they share the process's model copies), else one per process."""
+    import os
+
+    if exec_params.runner != "threads":
+        return 1
+    return exec_params.workers or max(1, os.cpu_count() or 1)
 
 
 # --- finish: leftovers loaded, status, counts -----------------------------------------
