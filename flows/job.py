@@ -71,9 +71,38 @@ def staged_batches(plan: JobPlan) -> int:
     return failed
 
 
+def flow_api_url() -> str | None:
+    """The Prefect API the running flow reports to: the user's ``PREFECT_API_URL`` or the
+    temporary server Prefect started for this process (None outside a flow, or where the
+    client has no HTTP address)."""
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL
+
+    ctx = FlowRunContext.get()
+    client = ctx.client if ctx else None
+    if client is not None and getattr(client, "_ephemeral_app", None) is None:
+        return str(client.api_url)
+    return PREFECT_API_URL.value() or None
+
+
 def run_batches(plan: JobPlan, execution: ExecParams) -> int:
-    """`staged_batches` on the runner ``execution`` names; 0 when there is nothing to do."""
+    """`staged_batches` on the runner ``execution`` names; 0 when there is nothing to do.
+
+    Why the settings around the subflow: with no ``PREFECT_API_URL`` the temporary server's
+    address lives only in this process (Prefect's ``SubprocessASGIServer`` singleton), not
+    in the settings that Prefect ships with each task to a Dask worker
+    (``prefect.context.serialize_context``); finding no URL there, every worker started a
+    temporary server of its own, recorded its task runs there and kept it alive as long as
+    the worker (issue 22). Pinning the flow's URL in the settings sends the workers' task
+    runs and logs to the flow's server; with ephemeral mode off there, nothing in a task
+    can start a server."""
     if not plan.batch_ids:
         return 0
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, temporary_settings
+
     runner = make_task_runner(execution.runner, execution.dask_address, execution.workers)
-    return staged_batches.with_options(task_runner=runner)(plan)
+    api_url = flow_api_url()
+    if not api_url:
+        return staged_batches.with_options(task_runner=runner)(plan)
+    with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_SERVER_EPHEMERAL_ENABLED: False}):
+        return staged_batches.with_options(task_runner=runner)(plan)
