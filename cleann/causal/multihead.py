@@ -9,7 +9,9 @@ how the heads are searched decides most of the cost (model rows). Three modes:
   head has a hit (``search_trees_together``); every head keeps its hits of that size.
 - ``first`` (corpus default): first hit. At each size the candidates of all heads are
   merged into one list in the order below, de-duplicated by token positions, and sent to
-  the model in chunks of ``chunk_rows``; the search stops after the first chunk with a hit.
+  the model in chunks (``chunk_rows`` first, each further chunk of the size twice the last,
+  up to ``CHUNK_GROWTH`` times); the search stops after the first chunk with a hit, and
+  (``stop_ratio``) before size 3 when sizes 1-2 barely moved the decision.
 
 **Rank 0 ("ranks first across heads").** Among all accepted sets of all heads (each head's
 sets in its own reference order), the best is the one with the smallest key
@@ -40,6 +42,7 @@ from cleann.errors import BadInputError
 
 SEARCHES = ("head", "sample", "first")
 FIRST_HIT_CHUNK = 16  # rows per tester call in ``first`` mode (measured: docs/engine.md)
+CHUNK_GROWTH = 4  # within a size, chunks grow 16, 32, 64, 64, ... rows (measured: docs/engine.md)
 STOP_FROM_SIZE = 3  # the stop rule is asked before this size and every larger one
 TOP_ATTENDED = 10  # most-attended positions kept per head (attention itself is not stored)
 
@@ -262,7 +265,7 @@ def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: i
                 entries.append((h, node_set, int(key[g, 0]), heads[h].plan.to_positions(node_set)))
             return entries[i]
 
-        i, total = 0, len(order)
+        i, total, chunk = 0, len(order), chunk_rows
         while i < total:
             while i < total:  # read the verdicts already known, in order
                 h, node_set, dist, positions = entry(i)
@@ -275,7 +278,7 @@ def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: i
                     return h, node_set, dist
             pending: dict[tuple[int, ...], None] = {}  # the next chunk: distinct unknown sets, in order
             j = i
-            while j < total and len(pending) < chunk_rows:
+            while j < total and len(pending) < chunk:
                 positions = entry(j)[3]
                 if positions not in verdicts.cache:
                     pending[positions] = None
@@ -286,6 +289,9 @@ def first_hit(heads: Sequence[HeadGraph], verdicts: Verdicts, *, max_set_size: i
                 batch = batch[:remaining]
             if batch:
                 verdicts(batch, until_hit=True)  # raises ModelRowBudgetExceeded when nothing of the budget is left
+            # Each chunk of a size without a hit doubles the next one, up to CHUNK_GROWTH x: a
+            # sample that needs many rows gets them in larger, cheaper calls (bench/search_curve.py).
+            chunk = min(2 * chunk, CHUNK_GROWTH * chunk_rows)
     return None
 
 

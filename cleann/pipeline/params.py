@@ -160,9 +160,9 @@ class ExplainParams:
                          choices=SEARCHES, hash_omit_if="head")
     max_model_rows: int | None = option(2000, "model rows per sample before it is stored as status 'budget'",
                                         ge=1, hash_omit_if=None)
-    stop_ratio: float | None = option(0.4, "first-hit stop rule (text): before size 3, stop (status 'budget') "
+    stop_ratio: float | None = option(0.35, "first-hit stop rule (text): before size 3, stop (status 'budget') "
                                            "when no removal so far brought the prediction's lead below this "
-                                           "fraction of its original lead (why 0.4: docs/engine.md)", ge=0.0,
+                                           "fraction of its original lead (why 0.35: docs/engine.md)", ge=0.0,
                                       hash_omit_if=None, text_only=None)
 
     def __post_init__(self) -> None:
