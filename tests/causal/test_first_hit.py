@@ -229,3 +229,23 @@ def test_stop_rule_needs_leads_and_waits_for_size_3():
     near = _LeadTester(0, 0.0)
     kept = search_heads(heads, Verdicts(near), search="first", max_set_size=3, stop_ratio=1.0)
     assert kept.status == "not_found" and 3 in {len(p) for p in near.leads}  # never above 100 % of the lead
+
+
+def test_chunks_grow_within_a_size_and_restart_at_the_next():
+    """16 rows first, then twice as many per chunk up to 4x, per size; a size with a hit
+    ends with the chunk that holds it."""
+    heads = _heads(11, 3, 12, False, 384)
+    sizes_seen = []
+
+    def never(cands):
+        sizes_seen.append((len(cands[0]), len(cands)))
+        return [False] * len(cands)
+
+    search_heads(heads, Verdicts(never), search="first", max_set_size=2, chunk_rows=2)
+    by_size = {}
+    for k, n in sizes_seen:
+        by_size.setdefault(k, []).append(n)
+    for k, calls in by_size.items():
+        full = calls[:-1]  # the last chunk of a size may be cut short by the candidates left
+        assert full == [min(2 * 2 ** i, 8) for i in range(len(full))], (k, calls)
+    assert len(by_size[2]) >= 4  # enough size-2 chunks to reach the cap
