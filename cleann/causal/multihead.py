@@ -25,7 +25,8 @@ the positions, so it never changes which key is smallest among the accepted ones
 
 All modes share one verdict cache per sample (heads propose many of the same sets) and a
 model-row budget: a tester call that would run more than ``max_model_rows`` distinct rows
-is refused (``ModelRowBudgetExceeded``) and the sample's status becomes ``budget``.
+is refused (``ModelRowBudgetExceeded``) and the sample's status becomes ``budget``; so does
+a first-hit search ended by its stop rule (``SearchStopped``, see :func:`first_hit`).
 """
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ position. Explanation ``rank >= 1`` are a head's accepted sets in search order;
 ``rank = 0`` is one extra row per sample, a copy of the best set across heads (smallest
 size, then distance sum, then head, then rank), under the head it came from.
 ``samples.explain_status``: ``ok`` (a set found), ``not_found`` (every allowed size
-searched) or ``budget`` (stopped by ``max_model_rows``; ``explain_reason`` says where).
+searched) or ``budget`` (stopped by ``max_model_rows`` or by the first-hit stop rule
+``stop_ratio``; ``explain_reason`` says which and where).
 With ``search='first'`` only the winning head has explanation rows; the other heads
 store their graph and counts (``cleann.causal.multihead``).
 """
