@@ -6,7 +6,9 @@ Modules whose name starts with ``_`` are helpers, not commands.
 
 User mistakes end as one line on stderr and exit code 2: a ``CleannError`` raised by a
 handler, by a flow (Prefect re-raises the flow's exception; a wrapped one is unwrapped),
-and argparse usage errors alike. Other exceptions are bugs and keep their traceback.
+and argparse usage errors alike (an error class may name another code: a query stopped by
+its limit exits 1). Other exceptions are bugs and keep their traceback. Exit codes:
+``cleann/cli/_exit.py``.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import importlib
 import pkgutil
 import sys
 
+from cleann.cli import _exit as exit_codes
 from cleann.errors import CleannError, one_line
 from cleann.prefect_env import configure_prefect_env
 
@@ -62,6 +65,14 @@ def user_error(exc: BaseException, depth: int = 0) -> CleannError | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while starting up (imports, building the parser)
+        print("cleann: interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     configure_prefect_env()
     from cleann.cli._prefect_logging import install_logging_settings
 
@@ -70,15 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.handler(args)
-    except KeyboardInterrupt:
-        print("cleann: interrupted", file=sys.stderr)
-        return 130
     except Exception as exc:
         error = user_error(exc)
         if error is None:
             raise
         print(f"cleann: error: {one_line(str(error))}", file=sys.stderr)
-        return 2
+        return int(getattr(error, "exit_code", exit_codes.USER_ERROR))  # a limit hit (sql --timeout): 1
     return int(result or 0)
 
 

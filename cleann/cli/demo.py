@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="folder for the HTML reports (default: the database's folder)")
     parser.add_argument("--runner", choices=["threads", "processes", "dask"], default="threads")
     parser.add_argument("--no-prefect", action="store_true", help="run the explain steps without Prefect")
+    from cleann.cli._exit import add_exit_codes
+
+    add_exit_codes(parser)
     parser.set_defaults(handler=run)
 
 
@@ -272,8 +275,17 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The demo; Ctrl-C stops it at once (one line, exit 130, its runs marked interrupted)."""
+    from cleann.cli._interrupt import stop_job_on_interrupt
+
+    with stop_job_on_interrupt(args.db):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     import shlex
 
+    from cleann.cli._exit import evaluate_code, worst
     from cleann.cli._jobs import run_evaluate
     from cleann.metrics.settings import EvalSettings, parse_explainers
     from cleann.pipeline.explain import summary_lines
@@ -288,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
     models = default_models()
     print(f"sentiment model: {models['imdb']}\nBERT4Rec model:  {models['movielens']}")
 
-    summaries, run_ids = {}, {}
+    summaries, run_ids, codes = {}, {}, []
     command = "cleann " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["demo"] \
         else "cleann demo"
     for kind, limit in (("imdb", args.reviews), ("movielens", args.users)):
@@ -298,6 +310,7 @@ def run(args: argparse.Namespace) -> int:
         settings = EvalSettings(explainers=parse_explainers(args.explainers, kind), max_k=params.max_set_size)
         result = run_evaluate(params, execution, settings, command, use_prefect=not args.no_prefect)
         summaries[kind], run_ids[kind] = result["explain"], result["run_id"]
+        codes.append(evaluate_code(result))
         print("\n".join(summary_lines(summaries[kind])))
 
     _step("4/5 main queries")
@@ -318,4 +331,4 @@ def run(args: argparse.Namespace) -> int:
     for kind, s in summaries.items():
         print(f"  {KIND_LABEL[kind]:<9} run {s['run_id']}: {s['done']} ok, {s['failed']} failed, status {s['status']}")
     print("\n".join(next_commands(run_ids, reports, db)))
-    return 0
+    return worst(codes)

@@ -6,6 +6,7 @@ import json
 import shlex
 import sys
 
+from cleann.cli._exit import add_exit_codes, evaluate_code
 from cleann.cli._output import add_format_option
 from cleann.metrics.settings import EvalSettings, known_explainers, parse_explainers
 from cleann.pipeline.params import add_explain_options, add_options, from_mapping, params_from_args
@@ -24,12 +25,14 @@ def register(subparsers) -> None:
     add_options(p, EvalSettings, title="evaluation (baselines and oracle)")
     add_format_option(p, extra=("markdown",))
     p.add_argument("--no-prefect", action="store_true", help="run the same steps in this process")
+    add_exit_codes(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from cleann.cli._interrupt import stop_job_on_interrupt
     from cleann.cli._jobs import run_evaluate
 
     params, execution = params_from_args(args)
@@ -40,7 +43,8 @@ def handle(args: argparse.Namespace) -> int:
         require_shap()
     settings = from_mapping(EvalSettings, {**vars(args), "explainers": explainers, "max_k": params.max_set_size})
     command = "cleann " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = run_evaluate(params, execution, settings, command, use_prefect=not args.no_prefect)
+    with stop_job_on_interrupt(execution.db):
+        result = run_evaluate(params, execution, settings, command, use_prefect=not args.no_prefect)
 
     from cleann.config import default_db_path
     from cleann.metrics.evaluate import paired_table
@@ -51,7 +55,7 @@ def handle(args: argparse.Namespace) -> int:
         print(frame.to_csv(index=False).rstrip("\n") if args.format == "csv"
               else json.dumps({"run_id": result["run_id"], "summary": frame.to_dict(orient="records"),
                                "paired_sizes": paired.to_dict(orient="records")}, default=str))
-        return 0
+        return evaluate_code(result)
     from cleann.metrics.report_text import format_paired, format_summary
 
     markdown = args.format == "markdown"
@@ -62,4 +66,4 @@ def handle(args: argparse.Namespace) -> int:
         print(format_paired(paired.to_dict(orient="records"), markdown=markdown))
     db = f" --db {execution.db}" if execution.db else ""
     print(f"report: cleann report {result['run_id']} -o report.html{db}")
-    return 0
+    return evaluate_code(result)

@@ -1,7 +1,9 @@
 """`cleann query NAME [--run RUN_ID] [--format table|csv|json]` and `cleann query --list`.
 
 Opens the database read-only (sandboxed, see docs/security.md) and waits while the
-pipeline's loader holds it (``--wait``, default 60 s). Parameters are checked before the
+pipeline's loader holds it (``--wait``, default 60 s). Ctrl-C and ``--timeout`` stop the
+query through DuckDB's ``interrupt()``; ``--memory-limit`` is DuckDB's setting (exit codes:
+``cleann/cli/_exit.py``). Parameters are checked before the
 query runs: a value for a numeric parameter must be a number, ``--param run=`` is the
 same as ``--run``, and a run id that is not in the database is refused.
 """
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cleann.cli._exit import QUERY_EPILOG, add_exit_codes
+from cleann.cli._interrupt import add_query_limits, check_query_limits, guarded
 from cleann.cli._output import add_format_option, format_frame, print_out, render
 from cleann.errors import BadInputError
 from cleann.store.readonly import DEFAULT_WAIT_S
@@ -25,6 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--db", help="DuckDB file (default $CLEANN_DB or ./cleann.duckdb)")
     p.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="SECONDS",
                    help=f"seconds to wait while a run writes the database (default {DEFAULT_WAIT_S:g})")
+    add_query_limits(p)
+    add_exit_codes(p, QUERY_EPILOG)
     p.set_defaults(handler=handle)
 
 
@@ -39,8 +45,10 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     if not args.wait >= 0 or args.wait == float("inf"):  # also refuses nan
         raise BadInputError(f"--wait {args.wait:g}: use a number of seconds, 0 or more")
+    check_query_limits(args)
     params, run = parse_params(args.name, args.param, args.run)
-    frame = _run(args.name, args.db, run, params, args.wait)
+    frame = guarded(args, lambda on_connect: _run(args.name, args.db, run, params, args.wait, args.memory_limit,
+                                                  on_connect), what=f"query {args.name}")
     print_out(format_frame(frame, args.format))
     return 0
 
@@ -54,14 +62,25 @@ def _list_table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _run(name: str, db, run: str | None, params: dict, wait_s: float):
+def _run(name: str, db, run: str | None, params: dict, wait_s: float, memory_limit: str | None = None,
+         on_connect=None):
     import duckdb
 
     from cleann.store.queries import run_query
-    from cleann.store.readonly import explain_failure
+    from cleann.store.readonly import QueryLimitError, explain_failure
+    from cleann.store.runs import open_db
 
+    settings = {"memory_limit": memory_limit} if memory_limit else None
     try:
-        return run_query(name, db, run, params, wait_s=wait_s)
+        with open_db(db, read_only=True, wait_s=wait_s, settings=settings) as con:
+            if on_connect is not None:
+                on_connect(con)  # Ctrl-C and --timeout interrupt the query from here on
+            return run_query(name, con=con, run=run, params=params)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.OutOfMemoryException as exc:
+        raise QueryLimitError(f"query {name} ran out of memory (pass a larger --memory-limit): "
+                              f"{str(exc).splitlines()[0][:200]}") from None
     except duckdb.Error as exc:  # e.g. a value the SQL cannot use (top=-1): one line, not a traceback
         raise BadInputError(f"query {name}: {explain_failure(exc)}") from None
 

@@ -1,7 +1,9 @@
 """`cleann sql "SELECT ..."`: ad-hoc read-only queries against the cleann database.
 
 The connection is DuckDB-sandboxed (see docs/security.md): it reads the database file and
-nothing else. While a run writes, it waits for the writer (``--wait``, default 60 s).
+nothing else. While a run writes, it waits for the writer (``--wait``, default 60 s). A
+query is stopped by Ctrl-C (exit 130) and by ``--timeout`` (default 60 s, exit 1), both
+through DuckDB's own ``interrupt()``, and held to ``--memory-limit`` (DuckDB's setting).
 """
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import argparse
 import os
 import sys
 
+from cleann.cli._exit import QUERY_EPILOG, add_exit_codes
+from cleann.cli._interrupt import add_query_limits, check_query_limits, guarded
 from cleann.cli._output import add_format_option, format_frame
 from cleann.errors import BadInputError
 from cleann.store.readonly import DEFAULT_WAIT_S, query
@@ -26,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="rows shown in table format (default 200; 0 = all)")
     parser.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="SECONDS",
                         help=f"seconds to wait while a run writes the database (default {DEFAULT_WAIT_S:g})")
+    add_query_limits(parser)
+    add_exit_codes(parser, QUERY_EPILOG)
     parser.set_defaults(handler=run)
 
 
@@ -34,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--max-rows {args.max_rows}: use 0 (all rows) or a positive number")
     if not args.wait >= 0 or args.wait == float("inf"):  # also refuses nan
         raise BadInputError(f"--wait {args.wait:g}: use a number of seconds, 0 or more")
-    frames = query(args.statement, args.db, wait_s=args.wait)
+    check_query_limits(args)
+    frames = guarded(args, lambda on_connect: query(args.statement, args.db, wait_s=args.wait,
+                                                    memory_limit=args.memory_limit, on_connect=on_connect))
     try:
         texts = [format_frame(frame, args.format, args.max_rows, more="; use --max-rows 0 for all") for frame in frames]
         if args.format == "json" and len(texts) > 1:  # still one document: an array per statement

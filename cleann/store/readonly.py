@@ -11,12 +11,13 @@ so whatever the check lets through can read the database file and nothing else.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from cleann.errors import BadInputError
+from cleann.errors import BadInputError, CleannError
 
 READ_STATEMENT_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
 # PRAGMAs that only read the catalog or build information. Others are refused up front
@@ -27,6 +28,8 @@ READ_PRAGMAS = {
     "collations", "user_agent", "extension_versions",
 }
 DEFAULT_WAIT_S = 60.0
+DEFAULT_TIMEOUT_S = 60.0       # `cleann sql` / `cleann query` --timeout: suits an interactive query
+DEFAULT_MEMORY_LIMIT = "2GB"   # ... --memory-limit: DuckDB's own memory_limit (its default is 80 % of RAM)
 _EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\b\s*(?:ANALY[SZ]E\b\s*)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
 _PRAGMA_NAME = re.compile(r"^\s*PRAGMA\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 _FIRST_WORDS = re.compile(r"^\s*([A-Za-z_]+(?:\s+[A-Za-z_]+)?)")
@@ -96,17 +99,51 @@ def explain_failure(exc: duckdb.Error) -> str:
     return f"query failed: {message}"
 
 
-def query(sql: str, db_path: str | Path | None = None, wait_s: float = DEFAULT_WAIT_S) -> list[pd.DataFrame]:
+class QueryLimitError(CleannError):
+    """A query stopped by a limit the user set (--timeout, --memory-limit): not a mistake
+    in the query, so the CLI exits 1, not 2."""
+
+    exit_code = 1
+
+
+def check_memory_limit(value: str, option: str = "--memory-limit") -> str:
+    """A DuckDB ``memory_limit`` value ('2GB', '500MiB', '50%'), checked by DuckDB itself."""
+    text = str(value).strip()
+    try:
+        duckdb.connect(":memory:", config={"memory_limit": text}).close()
+    except duckdb.Error as exc:
+        raise BadInputError(f"{option} {text[:40]!r}: {' '.join(str(exc).split())[:200]}") from None
+    return text
+
+
+def run_statement(con: duckdb.DuckDBPyConnection, statement: str) -> pd.DataFrame:
+    """One statement's result. An interrupted query (``con.interrupt()``: Ctrl-C, timeout)
+    raises ``duckdb.InterruptException`` for the caller; running out of the connection's
+    memory limit is a :class:`QueryLimitError`; any other failure one BadInputError line."""
+    try:
+        return con.execute(statement).df()
+    except duckdb.InterruptException:
+        raise
+    except duckdb.OutOfMemoryException as exc:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        raise QueryLimitError(f"query ran out of memory (limit {limit}; pass a larger --memory-limit): "
+                              f"{str(exc).splitlines()[0][:200]}") from None
+    except duckdb.Error as exc:
+        raise BadInputError(explain_failure(exc)) from None
+
+
+def query(sql: str, db_path: str | Path | None = None, wait_s: float = DEFAULT_WAIT_S, *,
+          memory_limit: str | None = None,
+          on_connect: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> list[pd.DataFrame]:
     """One DataFrame per statement, run on a sandboxed read-only connection; waits up to
-    ``wait_s`` seconds while a writer holds the file."""
+    ``wait_s`` seconds while a writer holds the file. ``memory_limit`` is DuckDB's setting
+    for the connection (fixed before the sandbox locks the configuration); ``on_connect``
+    gets the open connection (the CLI uses it to interrupt the query)."""
     from cleann.store.runs import open_db
 
     statements = check_read_only(sql)
-    with open_db(db_path, read_only=True, wait_s=wait_s) as con:
-        frames = []
-        for statement in statements:
-            try:
-                frames.append(con.execute(statement).df())
-            except duckdb.Error as exc:
-                raise BadInputError(explain_failure(exc)) from None
-        return frames
+    settings = {"memory_limit": memory_limit} if memory_limit else None
+    with open_db(db_path, read_only=True, wait_s=wait_s, settings=settings) as con:
+        if on_connect is not None:
+            on_connect(con)
+        return [run_statement(con, statement) for statement in statements]
