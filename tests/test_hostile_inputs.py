@@ -555,3 +555,13 @@ def test_code_version_runs_no_git_and_reads_only_its_own_checkout(tmp_path, monk
     (other / ".git" / "HEAD").write_text("c" * 40 + "\n")
     assert params.source_commit(other) == "c" * 40
     assert not (other / ".git" / "index.lock").exists()
+
+
+@pytest.mark.parametrize("spec", ["cleann,,ig", ",ig", "ig,", "ig,ig"])
+def test_explainer_lists_with_holes_or_repeats_are_refused(spec):
+    from cleann.errors import BadInputError
+    from cleann.metrics.settings import parse_explainers
+
+    with pytest.raises(BadInputError, match="explainers"):
+        parse_explainers(spec)
+    assert parse_explainers("cleann, ig") == ("cleann", "ig")

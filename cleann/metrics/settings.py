@@ -66,16 +66,21 @@ def parse_explainers(spec: str | Sequence[str] | None, kind: str = "text") -> tu
         spec = [n for n in DEFAULT_EXPLAINERS if n == "cleann" or kind in explainer_class(n).kinds]
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     out: list[str] = []
-    for name in (n.strip().lower() for n in names):
+    stripped = [n.strip().lower() for n in names]
+    if isinstance(spec, str) and len(stripped) > 1 and not all(stripped):
+        raise BadInputError(f"--explainers {spec[:80]!r}: an empty name between commas; use e.g. cleann,ig")
+    for name in stripped:
         if not name:
             continue
+        if name in out:
+            raise BadInputError(f"--explainers {spec if isinstance(spec, str) else ','.join(spec)!r}: "
+                                f"{name!r} is named twice")
         if name not in known:
             raise BadInputError(f"explainer {name!r}: use any of {', '.join(known)}")
         if name != "cleann" and kind not in explainer_class(name).kinds:
             raise BadInputError(f"explainer {name!r} explains {'/'.join(explainer_class(name).kinds)} only, "
                                 f"not {kind}")
-        if name not in out:
-            out.append(name)
+        out.append(name)
     if not out:
         raise BadInputError("no explainer named; use e.g. --explainers cleann,attention,ig")
     return tuple(out)

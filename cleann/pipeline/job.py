@@ -18,6 +18,7 @@ process; the Prefect flows (``cleann.flows``) call the same steps, each as a tas
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -162,7 +163,14 @@ def run_local(plan: JobPlan, on_batch: Callable[[str, int], None] | None = None,
     ``work`` replaces the job's own step (tests inject an explainer this way)."""
     job = get_job(plan.job)
     started = time.perf_counter() if started is None else started
+    failed = 0
     for batch_id in plan.batch_ids:
-        (work or job.work)(plan, batch_id)
+        try:
+            (work or job.work)(plan, batch_id)
+        except Exception as exc:  # noqa: BLE001 - as the flow does: the run goes on, a re-run resumes the batch
+            failed += 1
+            print(f"cleann: {plan.job} batch {batch_id} failed, left for the next run: "
+                  f"{type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr, flush=True)
+            continue
         job.load(plan, on_batch, only=[batch_id])
-    return job.finish(plan, 0, started)
+    return job.finish(plan, failed, started)

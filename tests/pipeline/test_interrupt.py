@@ -121,6 +121,22 @@ def test_a_failed_run_exits_1(prefect_harness, tmp_path, tiny_text_model):
     assert _run_row(db)["status"] == "failed" and ": failed" in out
 
 
+def test_a_failed_run_exits_1_without_prefect_too(tmp_path, tiny_text_model):
+    """The same garbage weights with --no-prefect: the batch fails as in the flow (counted,
+    left for the next run), the run is failed, exit 1, one line on stderr and no traceback."""
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_text_model, broken)
+    (broken / "model.safetensors").write_bytes(os.urandom(4096))
+    db = make_text_db(tmp_path / "failed-local.duckdb")
+    code, out, err = run_cli([*_explain_argv(db, broken, "--limit", "2", "--no-prefect")],
+                             {"CLEANN_HOME": str(tmp_path / "home")})
+    assert code == 1, err
+    assert _run_row(db)["status"] == "failed" and ": failed" in out
+    assert "Traceback" not in err and err.count("\n") == 1 and "left for the next run" in err
+
+
 # --- Ctrl-C of a running explain ----------------------------------------------------------
 
 def _proc_stat(pid: int) -> list[str] | None:
