@@ -33,12 +33,17 @@ retry_only_transient = retry_only_when(is_transient)
 RETRIES = dict(retries=2, retry_delay_seconds=2, retry_condition_fn=retry_only_transient, cache_policy=NO_CACHE)
 
 
-def limit_torch_threads() -> None:
-    """In worker processes, one torch thread each: the runner already fills the cores."""
+def limit_torch_threads(concurrent: int = 1) -> None:
+    """In worker processes, one torch thread each: the runner already fills the cores; with
+    ``concurrent`` batches in this process (the threads runner), the cores shared among them."""
     if multiprocessing.current_process().name != "MainProcess" or os.environ.get("CLEANN_WORKER_THREADS"):
         import torch
 
         torch.set_num_threads(int(os.environ.get("CLEANN_WORKER_THREADS", "1")))
+    elif concurrent > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // concurrent))
 
 
 @task(name="prepare_explain", **RETRIES)
@@ -71,7 +76,7 @@ def plan_evaluate(db_path: str, run_id: str, settings: EvalSettings, limit: int 
 @task(name="work_batch", task_run_name="{plan.job}-{batch_id}", **RETRIES)
 def work_batch(plan: JobPlan, batch_id: str) -> str:
     """One staged input batch through the job's work step; returns the staged manifest path."""
-    limit_torch_threads()
+    limit_torch_threads(int(plan.options.get("streams", 1)))
     return get_job(plan.job).work(plan, batch_id)
 
 
