@@ -40,10 +40,10 @@ def limit_torch_threads(concurrent: int = 1) -> None:
         import torch
 
         torch.set_num_threads(int(os.environ.get("CLEANN_WORKER_THREADS", "1")))
-    elif concurrent > 1:
+    else:  # set every time: an explain then an evaluate in one process must not inherit the split
         import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // concurrent))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, concurrent)))
 
 
 @task(name="prepare_explain", **RETRIES)

@@ -281,17 +281,21 @@ class SentimentTester:
         done = np.zeros(len(cands), dtype=bool)
         known = np.ones(len(cands), dtype=bool)
         pred = self.inference.pred
+        fast_changed = (fast.argmax(dim=1) != pred).numpy()
+
+        def first_confirmed() -> int:  # the first row whose change of class float32 confirmed
+            hits = np.flatnonzero(done & (logits.argmax(dim=1) != pred).numpy())
+            return int(hits[0]) if len(hits) else len(cands)
+
         while True:
             redo = np.flatnonzero(self.fast.needs_recheck(fast, pred).numpy() & ~done)
-            if until_hit and len(redo):
-                # Re-check in order up to (and with) the next row the fast copy sees flipped; once
-                # a flip is confirmed in float32 the rows after it are left unknown.
-                first_hit = np.flatnonzero((logits.argmax(dim=1) != pred).numpy() & done)
-                limit = int(first_hit[0]) if len(first_hit) else len(cands)
-                redo = redo[redo < limit]
-                fast_flips = redo[(fast[torch.from_numpy(redo)].argmax(dim=1) != pred).numpy()] if len(redo) else redo
-                if len(fast_flips):
-                    redo = redo[redo <= fast_flips[0]]
+            if until_hit:
+                # In order, up to (and with) the next row the fast copy sees flipped; rows after a
+                # confirmed flip are never re-checked.
+                redo = redo[redo < first_confirmed()]
+                flips = redo[fast_changed[redo]]
+                if len(flips):
+                    redo = redo[redo <= flips[0]]
             if not len(redo):
                 break
             index = torch.from_numpy(redo)
@@ -306,10 +310,8 @@ class SentimentTester:
             # depend on process history (a resumed run must equal an uninterrupted one).
             self.rechecked += len(redo)
         if until_hit:
-            confirmed = np.flatnonzero((logits.argmax(dim=1) != pred).numpy() & done)
-            if len(confirmed):
-                unsure = self.fast.needs_recheck(fast, pred).numpy() & ~done
-                known[int(confirmed[0]) + 1:] = ~unsure[int(confirmed[0]) + 1:]
+            after = first_confirmed() + 1
+            known[after:] = ~(self.fast.needs_recheck(fast, pred).numpy() & ~done)[after:]
         return logits, fast, known
 
     def probabilities(self, candidates: Sequence[tuple[int, ...]]) -> np.ndarray:

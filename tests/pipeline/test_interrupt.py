@@ -24,7 +24,6 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from bad_input_helpers import run_cli
@@ -33,7 +32,7 @@ from pipeline_helpers import TEXTS, make_text_db, table_rows
 from cleann.cli import _exit
 from cleann.pipeline import explain
 from cleann.pipeline.params import ExecParams, ExplainParams
-from cleann.store.db import connect, insert_frame
+from cleann.store.db import connect
 
 PARAMS = ExplainParams(corpus_name="tiny", num_samples=768)
 RUNAWAY = "SELECT count(*) FROM range(100000000) a, range(100000000) b"
@@ -77,12 +76,7 @@ def test_help_ends_with_the_exit_codes(command):
 def test_exit_code_per_run_status(tmp_path, tiny_text_model):
     """completed 0; an empty review fails its sample: partial 3 (explain, retry, evaluate);
     a user mistake 2, nothing started."""
-    db = tmp_path / "codes.duckdb"
-    con = connect(db)
-    insert_frame(con, "documents", pd.DataFrame({
-        "corpus": "tiny", "doc_id": ["d0", "d1", "d2"], "split": "test",
-        "text": ["a good movie", "an awful film", "   "], "label": [1, 0, 1], "source": "test"}))
-    con.close()
+    db = make_text_db(tmp_path / "codes.duckdb", ["a good movie", "an awful film", "   "])
     home = {"CLEANN_HOME": str(tmp_path / "home")}
 
     code, out, err = run_cli([*_explain_argv(db, tiny_text_model, "--limit", "2", "--no-prefect")], home)
